@@ -1,0 +1,35 @@
+/**
+ * The executor plug point: how one host gets restarted.
+ * @module
+ */
+
+/** What an executor is asked to do. */
+export interface ExecuteRequest {
+  /** Message id of the request. */
+  id: string;
+  /** Validated RFC 1123 host name. */
+  host: string;
+  /** Address to connect to (from config), defaults to the host name. */
+  address?: string;
+  reason?: string;
+}
+
+/** Every expected outcome of an executor, as a tagged union. */
+export type ExecuteOutcome =
+  | { kind: "ok"; detail?: string }
+  | { kind: "exit"; code: number; detail: string }
+  | { kind: "timeout"; detail: string }
+  | { kind: "connect"; detail: string }
+  | { kind: "auth"; detail: string }
+  | { kind: "rejected"; detail: string }
+  | { kind: "aborted"; detail: string };
+
+/** Restarts one host. Must honour `signal` (abort kills the work) and never throw for expected failures. */
+export interface Executor {
+  execute(req: ExecuteRequest, signal?: AbortSignal): Promise<ExecuteOutcome>;
+}
+
+/** A one-line human description of an outcome, for events and logs. */
+export function describeOutcome(o: ExecuteOutcome): string {
+  return o.kind === "ok" ? (o.detail ?? "ok") : `${o.kind}: ${o.detail}`;
+}
