@@ -1,0 +1,96 @@
+/**
+ * Rules that span several fields (a host's executor must exist, ...), checked
+ * on the raw input so they are reported together with every other mistake.
+ * @module
+ */
+import type { PathIssue } from "./issues.ts";
+import { suggestion } from "./suggest.ts";
+
+type Json = Record<string, unknown>;
+
+function _object(value: unknown): Json | undefined {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? value as Json
+    : undefined;
+}
+
+/** Cross-field rules shared by both config files: the `mqtt` section. */
+export function checkMqtt(input: unknown): PathIssue[] {
+  const issues: PathIssue[] = [];
+  const mqtt = _object(_object(input)?.mqtt);
+  if (mqtt === undefined) return issues;
+  const { reconnectMinMs: min, reconnectMaxMs: max } = mqtt;
+  if (typeof min === "number" && typeof max === "number" && max < min) {
+    issues.push({
+      path: ["mqtt", "reconnectMaxMs"],
+      message: `expected at least reconnectMinMs (${min}), got ${max}`,
+    });
+  }
+  const tls = _object(mqtt.tls);
+  if (tls !== undefined && (tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+    const missing = tls.certFile === undefined ? "certFile" : "keyFile";
+    const present = missing === "certFile" ? "keyFile" : "certFile";
+    issues.push({ path: ["mqtt", "tls", missing], message: `is required when ${present} is set` });
+  }
+  return issues;
+}
+
+/** Cross-field rules of `mandrill run`'s config. */
+export function checkConfig(input: unknown): PathIssue[] {
+  const root = _object(input);
+  if (root === undefined) return [];
+  const issues = checkMqtt(input);
+  const executors = root.executors === undefined ? {} : _object(root.executors);
+  const hosts = _object(root.hosts) ?? {};
+
+  if (executors !== undefined) {
+    const names = Object.keys(executors);
+    const checkName = (name: unknown, path: PropertyKey[]) => {
+      if (typeof name !== "string" || name === "" || Object.hasOwn(executors, name)) return;
+      const hint = names.length === 0 ? "; no executors are defined" : suggestion(name, names);
+      issues.push({ path, message: `unknown executor ${JSON.stringify(name)}${hint}` });
+    };
+    for (const [host, entry] of Object.entries(hosts)) {
+      checkName(_object(entry)?.executor, ["hosts", host, "executor"]);
+    }
+    const fleet = _object(root.fleet);
+    checkName(fleet?.agentExecutor, ["fleet", "agentExecutor"]);
+    if (fleet?.allowAgentHosts === true && fleet.agentExecutor === undefined) {
+      issues.push({
+        path: ["fleet", "agentExecutor"],
+        message: "is required when fleet.allowAgentHosts is true",
+      });
+    }
+  }
+
+  const retry = _object(_object(root.policy)?.retry);
+  if (
+    typeof retry?.minDelayMs === "number" && typeof retry.maxDelayMs === "number" &&
+    retry.maxDelayMs < retry.minDelayMs
+  ) {
+    issues.push({
+      path: ["policy", "retry", "maxDelayMs"],
+      message: `expected at least minDelayMs (${retry.minDelayMs}), got ${retry.maxDelayMs}`,
+    });
+  }
+
+  // A chaos group no host belongs to is almost always a typo of a group name.
+  const hostGroups = new Set<string>();
+  for (const entry of Object.values(hosts)) {
+    const group = _object(entry)?.group;
+    if (typeof group === "string") hostGroups.add(group);
+  }
+  const chaosGroups = _object(_object(root.chaos)?.groups) ?? {};
+  if (hostGroups.size > 0) {
+    for (const group of Object.keys(chaosGroups)) {
+      if (hostGroups.has(group)) continue;
+      issues.push({
+        path: ["chaos", "groups", group],
+        message: `no host is in group ${JSON.stringify(group)}${
+          suggestion(group, [...hostGroups])
+        }`,
+      });
+    }
+  }
+  return issues;
+}

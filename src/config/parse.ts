@@ -1,0 +1,113 @@
+/**
+ * Pure parsing of config data: env expansion, schema validation, cross-field
+ * rules, every problem collected into one {@linkcode ConfigError}.
+ * @module
+ */
+import type { z } from "zod";
+import { type AgentConfig, agentConfigSchema } from "./agent_schema.ts";
+import { checkConfig, checkMqtt } from "./cross_checks.ts";
+import { expandEnv } from "./env.ts";
+import { ConfigError } from "./error.ts";
+import { IssueCollector, isWithin, type PathIssue, toConfigIssue } from "./issues.ts";
+import { type Config, configSchema } from "./schema.ts";
+
+/** Options of {@linkcode parseConfig} and {@linkcode parseAgentConfig}. */
+export interface ParseConfigOptions {
+  /** File the data came from, named in error messages. Default: none. */
+  file?: string;
+  /** Variables for `${NAME}` expansion. Default: `{}` (any `${NAME}` is an error). */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * Validates parsed JSON as `mandrill run`'s config and fills in the defaults.
+ * Pure: reads nothing but its arguments.
+ *
+ * @example
+ * ```ts
+ * const config = parseConfig({ policy: { dryRun: true } });
+ * config.policy.maxConcurrent; // 4
+ * ```
+ * @throws {ConfigError} listing every problem found.
+ */
+export function parseConfig(json: unknown, options: ParseConfigOptions = {}): Config {
+  return _parse(configSchema, json, options, checkConfig);
+}
+
+/**
+ * Validates parsed JSON as `mandrill agent`'s config and fills in the defaults.
+ * @throws {ConfigError} listing every problem found.
+ */
+export function parseAgentConfig(json: unknown, options: ParseConfigOptions = {}): AgentConfig {
+  return _parse(agentConfigSchema, json, options, checkMqtt);
+}
+
+function _parse<S extends z.ZodType>(
+  schema: S,
+  json: unknown,
+  options: ParseConfigOptions,
+  crossCheck: (input: unknown) => PathIssue[],
+): z.output<S> {
+  const envIssues: PathIssue[] = [];
+  const expanded = _expandDeep(json, options.env ?? {}, [], envIssues);
+  const collector = new IssueCollector();
+  const result = schema.safeParse(expanded, { error: collector.errorMap, reportInput: true });
+  const schemaIssues = result.success ? [] : collector.translate(result.error.issues);
+
+  // An unexpanded "${X}" would fail validation too: report the cause once.
+  const issues = [
+    ...envIssues,
+    ...schemaIssues.filter((issue) => !envIssues.some((env) => isWithin(issue.path, env.path))),
+  ];
+  for (const issue of crossCheck(expanded)) {
+    if (!issues.some((other) => isWithin(issue.path, other.path))) issues.push(issue);
+  }
+  if (issues.length > 0 || !result.success) {
+    throw new ConfigError(issues.map(toConfigIssue), { file: options.file });
+  }
+  return result.data;
+}
+
+function _expandDeep(
+  value: unknown,
+  env: Readonly<Record<string, string | undefined>>,
+  path: PropertyKey[],
+  issues: PathIssue[],
+): unknown {
+  if (typeof value === "string") {
+    const expansion = expandEnv(value, env);
+    switch (expansion.kind) {
+      case "ok":
+        return expansion.value;
+      case "missing": {
+        const names = expansion.names;
+        issues.push({
+          path,
+          message: names.length === 1
+            ? `environment variable ${names[0]} is not set`
+            : `environment variables ${names.join(", ")} are not set`,
+        });
+        return value;
+      }
+      case "invalid":
+        issues.push({
+          path,
+          message: `invalid reference ${JSON.stringify(expansion.reference)}: ` +
+            'expected ${NAME} with NAME of letters, digits and "_" (write $${ for a literal ${)',
+        });
+        return value;
+    }
+  }
+  if (Array.isArray(value)) {
+    return value.map((item, i) => _expandDeep(item, env, [...path, i], issues));
+  }
+  if (typeof value === "object" && value !== null) {
+    // fromEntries defines own properties, so a "__proto__" key stays a plain key.
+    return Object.fromEntries(
+      Object.entries(value).map((
+        [key, item],
+      ) => [key, _expandDeep(item, env, [...path, key], issues)]),
+    );
+  }
+  return value;
+}

@@ -1,0 +1,110 @@
+/**
+ * The zod schema of `mandrill run`'s config file, with every default filled in.
+ * `{}` is a valid config; see DESIGN.md for a full example.
+ * @module
+ */
+import { z } from "zod";
+import { hostSchema } from "../contract/ids.ts";
+import { chaosSchema } from "./chaos_schema.ts";
+import { executorsSchema } from "./executors_schema.ts";
+import {
+  argumentString,
+  intField,
+  nameField,
+  nonEmptyString,
+  portField,
+  secondsField,
+  secondsOrZeroField,
+} from "./fields.ts";
+import { logSchema, mqttSchema } from "./mqtt_schema.ts";
+
+const LISTEN_RE =
+  /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]?\d{1,4})$/;
+
+/** One host mandrill may restart. */
+export const hostEntrySchema = z.strictObject({
+  executor: nonEmptyString().describe("Name of the entry of `executors` that restarts this host."),
+  address: argumentString("an address or host name").optional().describe(
+    "Address to connect to. Default: the host name.",
+  ),
+  group: nameField("a group name").optional().describe(
+    "Group, for maxConcurrentPerGroup and chaos. A host with no group is a group of its own.",
+  ),
+  port: portField().optional().describe("Port for the executor (ssh), overriding the executor's."),
+}).describe("A host mandrill may restart.");
+
+/** The whole config file of `mandrill run`. */
+export const configSchema = z.strictObject({
+  $schema: z.string().optional().describe("JSON Schema of this file, for editors. Ignored."),
+  mqtt: mqttSchema,
+  store: z.strictObject({
+    path: nonEmptyString().default("mandrill.db").describe(
+      "SQLite file of the durable inbox and the history.",
+    ),
+  }).prefault({}).describe("Durable storage."),
+  http: z.strictObject({
+    listen: z.string().regex(LISTEN_RE, {
+      error: 'expected "host:port" such as "127.0.0.1:9464", or null',
+    }).nullable().default("127.0.0.1:9464").describe(
+      'Address of the /metrics and /healthz endpoint, "host:port"; null turns it off.',
+    ),
+  }).prefault({}).describe("HTTP endpoint for metrics and health."),
+  executors: executorsSchema,
+  hosts: z.record(hostSchema, hostEntrySchema).default(() => ({})).describe(
+    "RFC 1123 host name -> how to restart it. Only these hosts (and agent-announced ones, if allowed) can be restarted.",
+  ),
+  fleet: z.strictObject({
+    allowAgentHosts: z.boolean().default(false).describe(
+      "Hosts not in `hosts` but announced by an agent heartbeat may be restarted, with `agentExecutor`.",
+    ),
+    agentExecutor: nonEmptyString().optional().describe(
+      "Name of the executor for agent-announced hosts; required when allowAgentHosts is true.",
+    ),
+    maxHosts: intField(1).default(200000).describe(
+      "Most hosts tracked in the fleet view; heartbeats from more are ignored.",
+    ),
+  }).prefault({}).describe("The fleet view built from agents' heartbeats."),
+  policy: z.strictObject({
+    dryRun: z.boolean().default(false).describe("Decide and log, but never restart anything."),
+    maxConcurrent: intField(1).default(4).describe("Most restarts in progress at once."),
+    maxConcurrentPerGroup: intField(1).default(1).describe(
+      "Most restarts in progress at once in one group.",
+    ),
+    minIntervalSec: intField(0).default(3600).describe(
+      "Skip a host restarted less than this long ago.",
+    ),
+    maxPerHour: intField(1).default(30).describe("Most restarts in any rolling hour, fleet-wide."),
+    minUptimeSec: intField(0).default(0).describe("Skip a host whose uptime is below this."),
+    retry: z.strictObject({
+      attempts: intField(1).default(1).describe("Attempts per request, the first included."),
+      minDelayMs: intField(0).default(1000).describe(
+        "Delay before the second attempt; doubles after.",
+      ),
+      maxDelayMs: intField(0).default(30000).describe("Longest delay between attempts."),
+    }).prefault({}).describe("Retries of a failed restart."),
+  }).prefault({}).describe("Safety rules of the policy gate."),
+  recovery: z.strictObject({
+    timeoutSec: secondsField().default(600).describe(
+      'Report "did not come back" when a host has not come back after this long.',
+    ),
+    probeIntervalSec: secondsField().default(5).describe("How often recovery is checked."),
+  }).prefault({}).describe("Tracking how long restarted hosts take to come back."),
+  chaos: chaosSchema,
+  shutdown: z.strictObject({
+    graceSec: secondsOrZeroField().default(30).describe(
+      "On SIGTERM, how long in-flight restarts may finish before they are aborted.",
+    ),
+  }).prefault({}).describe("Graceful shutdown."),
+  log: logSchema,
+  debug: z.strictObject({
+    enabled: z.boolean().default(false).describe("Report slow callbacks and other debug aids."),
+    slowMs: intField(0).default(100).describe(
+      "A callback taking longer than this is reported as slow.",
+    ),
+  }).prefault({}).describe("Debugging aids."),
+}).describe("Configuration of mandrill, the fleet restart controller.");
+
+/** The config of `mandrill run`, every default filled in. */
+export type Config = z.output<typeof configSchema>;
+/** The config file as written: every field optional. */
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,127 @@
+import assert from "node:assert/strict";
+import { ConfigError, loadAgentConfig, loadConfig } from "../../src/config/mod.ts";
+import { configErrorOfAsync } from "./_assert.ts";
+
+const fixture = (name: string): string => new URL(`./fixtures/${name}`, import.meta.url).pathname;
+
+async function withTempFile(text: string, fn: (path: string) => Promise<void>): Promise<void> {
+  const path = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await Deno.writeTextFile(path, text);
+    await fn(path);
+  } finally {
+    await Deno.remove(path);
+  }
+}
+
+Deno.test("loadConfig() reads and validates the DESIGN.md example", async () => {
+  const config = await loadConfig(fixture("design_example.json"));
+  assert.equal(config.mqtt.clientId, "mandrill-1");
+  assert.deepEqual(Object.keys(config.executors), ["ssh", "agent", "local"]);
+});
+
+Deno.test("loadConfig() reports five mistakes as five issues, each with its path", async () => {
+  const file = fixture("five_mistakes.json");
+  const error = await configErrorOfAsync(loadConfig(file));
+  assert.equal(error.file, file);
+  assert.deepEqual(error.issues, [
+    { path: "mqtt.keepAliveSec", message: 'unknown key; did you mean "keepaliveSec"?' },
+    {
+      path: "hosts.web_2",
+      message: "invalid key: must be an RFC 1123 host name of at most 253 characters",
+    },
+    { path: "policy.maxConcurrent", message: "expected a positive integer, got -1" },
+    { path: "log.format", message: 'expected one of "json", "pretty", got "xml"' },
+    {
+      path: 'hosts["web-1.example.com"].executor',
+      message: 'unknown executor "sshh"; did you mean "ssh"?',
+    },
+  ]);
+  const lines = error.message.split("\n");
+  assert.equal(lines.length, 5);
+  for (const line of lines) assert.ok(line.startsWith(`${file}: `), line);
+});
+
+Deno.test("loadConfig() reads ${NAME} from the process environment by default", async () => {
+  const name = "MANDRILL_CONFIG_TEST_PASSWORD";
+  Deno.env.set(name, "from-env");
+  try {
+    await withTempFile(JSON.stringify({ mqtt: { password: `\${${name}}` } }), async (path) => {
+      assert.equal((await loadConfig(path)).mqtt.password, "from-env");
+    });
+  } finally {
+    Deno.env.delete(name);
+  }
+});
+
+Deno.test("loadConfig() uses options.env instead of the process environment when given", async () => {
+  await withTempFile(JSON.stringify({ mqtt: { password: "${PATH}" } }), async (path) => {
+    const config = await loadConfig(path, { env: { PATH: "given" } });
+    assert.equal(config.mqtt.password, "given");
+    const error = await configErrorOfAsync(loadConfig(path, { env: {} }));
+    assert.equal(error.message, `${path}: mqtt.password: environment variable PATH is not set`);
+  });
+});
+
+Deno.test("loadConfig() names the file, line and column of a JSON syntax error", async () => {
+  await withTempFile('{\n  "policy": {\n    "maxConcurrent" 4\n  }\n}\n', async (path) => {
+    const error = await configErrorOfAsync(loadConfig(path));
+    assert.equal(
+      error.message,
+      `${path}: invalid JSON at line 3, column 21: Expected ':' after property name`,
+    );
+    assert.ok(error.cause instanceof SyntaxError);
+  });
+});
+
+Deno.test("loadConfig() reports an empty file as invalid JSON", async () => {
+  await withTempFile("\n", async (path) => {
+    const error = await configErrorOfAsync(loadConfig(path));
+    assert.equal(
+      error.message,
+      `${path}: invalid JSON at line 2, column 1: unexpected end of input`,
+    );
+  });
+});
+
+Deno.test("loadConfig() accepts a byte order mark", async () => {
+  await withTempFile('\uFEFF{"log": {"format": "pretty"}}', async (path) => {
+    assert.equal((await loadConfig(path)).log.format, "pretty");
+  });
+});
+
+Deno.test("loadConfig() turns a missing file into a ConfigError", async () => {
+  const path = fixture("does_not_exist.json");
+  const error = await configErrorOfAsync(loadConfig(path));
+  assert.equal(error.message, `${path}: file not found`);
+  assert.ok(error.cause instanceof Deno.errors.NotFound);
+});
+
+Deno.test("loadConfig() rejects with the signal's reason when aborted", async () => {
+  const reason = new Error("stop");
+  await assert.rejects(
+    loadConfig(fixture("design_example.json"), { signal: AbortSignal.abort(reason) }),
+    (error) => error === reason,
+  );
+});
+
+Deno.test("loadAgentConfig() reads an agent config", async () => {
+  const config = await loadAgentConfig(fixture("agent.json"));
+  assert.equal(config.host, "web-1.example.com");
+  assert.equal(config.heartbeatSec, 5);
+  assert.equal(config.mqtt.clientId, "mandrill-agent-web-1.example.com");
+});
+
+Deno.test("loadAgentConfig() rejects a controller config", async () => {
+  const error = await configErrorOfAsync(loadAgentConfig(fixture("design_example.json")));
+  assert.ok(error instanceof ConfigError);
+  assert.deepEqual(error.issues.map((issue) => issue.path), [
+    "host",
+    "store",
+    "http",
+    "executors",
+    "hosts",
+    "policy",
+    "shutdown",
+  ]);
+});

@@ -1,0 +1,471 @@
+import assert from "node:assert/strict";
+import { type Config, ConfigError, parseAgentConfig, parseConfig } from "../../src/config/mod.ts";
+import { assertIssues, configErrorOf } from "./_assert.ts";
+
+const fixture = (name: string): unknown =>
+  JSON.parse(Deno.readTextFileSync(new URL(`./fixtures/${name}`, import.meta.url)));
+
+Deno.test("parseConfig({}) fills in every default", () => {
+  const expected: Config = {
+    mqtt: {
+      url: "mqtt://127.0.0.1:1883",
+      topicPrefix: "mandrill",
+      clientId: "mandrill-1",
+      protocolVersion: 5,
+      sessionExpirySec: 3600,
+      keepaliveSec: 30,
+      connectTimeoutSec: 10,
+      reconnectMinMs: 500,
+      reconnectMaxMs: 30000,
+    },
+    store: { path: "mandrill.db" },
+    http: { listen: "127.0.0.1:9464" },
+    executors: {},
+    hosts: {},
+    fleet: { allowAgentHosts: false, maxHosts: 200000 },
+    policy: {
+      dryRun: false,
+      maxConcurrent: 4,
+      maxConcurrentPerGroup: 1,
+      minIntervalSec: 3600,
+      maxPerHour: 30,
+      minUptimeSec: 0,
+      retry: { attempts: 1, minDelayMs: 1000, maxDelayMs: 30000 },
+    },
+    recovery: { timeoutSec: 600, probeIntervalSec: 5 },
+    chaos: { enabled: false, leashed: true, tickSec: 10, groups: {} },
+    shutdown: { graceSec: 30 },
+    log: { level: "info", format: "json" },
+    debug: { enabled: false, slowMs: 100 },
+  };
+  assert.deepEqual(parseConfig({}), expected);
+});
+
+Deno.test("parseConfig() fills in the defaults of each executor type", () => {
+  const config = parseConfig({
+    executors: {
+      ssh: { type: "ssh" },
+      agent: { type: "agent" },
+      local: { type: "command", argv: ["/bin/restart"] },
+    },
+  });
+  assert.deepEqual(config.executors, {
+    ssh: {
+      type: "ssh",
+      user: "root",
+      port: 22,
+      command: ["sudo", "systemctl", "reboot"],
+      strictHostKeyChecking: true,
+      options: [],
+      connectTimeoutSec: 10,
+      serverAliveIntervalSec: 5,
+      timeoutSec: 60,
+      expectDisconnect: false,
+    },
+    agent: { type: "agent", timeoutSec: 30, staleSec: 90 },
+    local: { type: "command", argv: ["/bin/restart"], timeoutSec: 30 },
+  });
+});
+
+Deno.test("parseConfig() gives each config its own default arrays", () => {
+  const a = parseConfig({ executors: { ssh: { type: "ssh" } } });
+  const b = parseConfig({ executors: { ssh: { type: "ssh" } } });
+  const sshA = a.executors.ssh!;
+  const sshB = b.executors.ssh!;
+  assert.ok(sshA.type === "ssh" && sshB.type === "ssh");
+  sshA.command.push("--now");
+  assert.deepEqual(sshB.command, ["sudo", "systemctl", "reboot"]);
+});
+
+Deno.test("the example config of DESIGN.md is valid", () => {
+  const config = parseConfig(fixture("design_example.json"));
+  assert.equal(config.hosts["web-1"]?.executor, "ssh");
+  assert.equal(config.hosts["web-1"]?.group, "web");
+  assert.deepEqual(config.executors.local, {
+    type: "command",
+    argv: ["/usr/local/bin/restart-host"],
+    timeoutSec: 30,
+  });
+  assert.equal(config.policy.maxPerHour, 30);
+});
+
+Deno.test("a config using every section is valid and keeps its values", () => {
+  const config = parseConfig(fixture("full.json"), { env: { MQTT_PASSWORD: "s3cret" } });
+  assert.equal(config.mqtt.password, "s3cret");
+  assert.equal(config.mqtt.protocolVersion, 4);
+  assert.equal(config.http.listen, null);
+  assert.equal(config.fleet.agentExecutor, "agent");
+  const web = config.chaos.groups.web!;
+  assert.equal(web.meanTimeBetweenRestarts, "4h");
+  assert.deepEqual(web.windows[1], {
+    days: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+    start: "22:00",
+    end: "02:00",
+    timeZone: "UTC",
+  });
+  assert.deepEqual(config.policy.retry, { attempts: 3, minDelayMs: 500, maxDelayMs: 5000 });
+});
+
+Deno.test("parseConfig() reports friendly messages for wrong values", async (t) => {
+  const cases: [string, unknown, string, string][] = [
+    [
+      "negative count",
+      { policy: { maxConcurrent: -1 } },
+      "policy.maxConcurrent",
+      "expected a positive integer, got -1",
+    ],
+    [
+      "fraction",
+      { policy: { maxPerHour: 1.5 } },
+      "policy.maxPerHour",
+      "expected a positive integer, got 1.5",
+    ],
+    [
+      "string for number",
+      { policy: { minIntervalSec: "1h" } },
+      "policy.minIntervalSec",
+      'expected a non-negative integer, got "1h"',
+    ],
+    [
+      "enum",
+      { log: { format: "xml" } },
+      "log.format",
+      'expected one of "json", "pretty", got "xml"',
+    ],
+    [
+      "log level",
+      { log: { level: "warn" } },
+      "log.level",
+      'expected one of "trace", "debug", "info", "warning", "error", "fatal", got "warn"',
+    ],
+    [
+      "protocol version",
+      { mqtt: { protocolVersion: 3 } },
+      "mqtt.protocolVersion",
+      "expected one of 5, 4, got 3",
+    ],
+    [
+      "boolean",
+      { policy: { dryRun: "yes" } },
+      "policy.dryRun",
+      'expected true or false, got "yes"',
+    ],
+    ["section not an object", { policy: [] }, "policy", "expected an object, got []"],
+    [
+      "broker url",
+      { mqtt: { url: "http://x" } },
+      "mqtt.url",
+      'expected a broker URL such as mqtt://host:1883 (mqtt, mqtts, tcp, tls, ws or wss), got "http://x"',
+    ],
+    [
+      "topic wildcard",
+      { mqtt: { topicPrefix: "a/#" } },
+      "mqtt.topicPrefix",
+      'expected a topic prefix: not empty, no "+" or "#", no leading "/" or "$", no trailing "/", got "a/#"',
+    ],
+    [
+      "topic leading slash",
+      { mqtt: { topicPrefix: "/a" } },
+      "mqtt.topicPrefix",
+      'expected a topic prefix: not empty, no "+" or "#", no leading "/" or "$", no trailing "/", got "/a"',
+    ],
+    [
+      "shared group",
+      { mqtt: { sharedGroup: "a/b" } },
+      "mqtt.sharedGroup",
+      'expected a group name of letters, digits, "_" or "-", got "a/b"',
+    ],
+    [
+      "listen",
+      { http: { listen: "9464" } },
+      "http.listen",
+      'expected "host:port" such as "127.0.0.1:9464", or null, got "9464"',
+    ],
+    [
+      "port range",
+      { executors: { s: { type: "ssh", port: 70000 } } },
+      "executors.s.port",
+      "expected an integer from 1 to 65535, got 70000",
+    ],
+    [
+      "empty argv",
+      { executors: { c: { type: "command", argv: [] } } },
+      "executors.c.argv",
+      "expected a command: a list of at least one string, got []",
+    ],
+    ["missing argv", { executors: { c: { type: "command" } } }, "executors.c.argv", "is required"],
+    [
+      "ssh user flag",
+      { executors: { s: { type: "ssh", user: "-oProxyCommand=x" } } },
+      "executors.s.user",
+      'expected a user name (no spaces, not starting with "-"), got "-oProxyCommand=x"',
+    ],
+    [
+      "ssh option",
+      { executors: { s: { type: "ssh", options: ["ProxyJump bastion"] } } },
+      "executors.s.options[0]",
+      'expected an ssh option as "Key=Value", e.g. "ProxyJump=bastion", got "ProxyJump bastion"',
+    ],
+    [
+      "executor type",
+      { executors: { s: { type: "sshh" } } },
+      "executors.s.type",
+      'expected one of "ssh", "agent", "command", got "sshh"',
+    ],
+    [
+      "executor without type",
+      { executors: { s: {} } },
+      "executors.s.type",
+      'is required; expected one of "ssh", "agent", "command"',
+    ],
+    ["missing host executor", { hosts: { "web-1": {} } }, "hosts.web-1.executor", "is required"],
+    [
+      "grace",
+      { shutdown: { graceSec: -1 } },
+      "shutdown.graceSec",
+      "expected a number of seconds >= 0, got -1",
+    ],
+    [
+      "timeout",
+      { recovery: { timeoutSec: 0 } },
+      "recovery.timeoutSec",
+      "expected a positive number of seconds, got 0",
+    ],
+  ];
+  for (const [name, input, path, message] of cases) {
+    await t.step(name, () => assertIssues(() => parseConfig(input), [{ path, message }]));
+  }
+});
+
+Deno.test("an unknown key is an error suggesting the closest valid key", async (t) => {
+  await t.step(
+    "nested key",
+    () =>
+      assertIssues(() => parseConfig({ policy: { maxConcurent: 3 } }), [
+        { path: "policy.maxConcurent", message: 'unknown key; did you mean "maxConcurrent"?' },
+      ]),
+  );
+  await t.step("top-level key", () =>
+    assertIssues(() => parseConfig({ polcy: {} }), [
+      { path: "polcy", message: 'unknown key; did you mean "policy"?' },
+    ]));
+  await t.step(
+    "key of one executor type",
+    () =>
+      assertIssues(() => parseConfig({ executors: { s: { type: "ssh", identity: "k" } } }), [
+        { path: "executors.s.identity", message: 'unknown key; did you mean "identityFile"?' },
+      ]),
+  );
+  await t.step(
+    "every unknown key of one object is its own issue",
+    () =>
+      assertIssues(() => parseConfig({ log: { lvl: "info", fromat: "json" } }), [
+        { path: "log.lvl", message: 'unknown key; did you mean "level"?' },
+        { path: "log.fromat", message: 'unknown key; did you mean "format"?' },
+      ]),
+  );
+  await t.step(
+    "nothing close: the valid keys are listed",
+    () =>
+      assertIssues(() => parseConfig({ store: { database: "x" } }), [
+        { path: "store.database", message: 'unknown key; expected one of "path"' },
+      ]),
+  );
+});
+
+Deno.test("a host's executor must be defined in executors", async (t) => {
+  await t.step("typo", () =>
+    assertIssues(
+      () =>
+        parseConfig({
+          executors: { ssh: { type: "ssh" } },
+          hosts: { "web-1": { executor: "sshh" } },
+        }),
+      [{ path: "hosts.web-1.executor", message: 'unknown executor "sshh"; did you mean "ssh"?' }],
+    ));
+  await t.step(
+    "no executors at all",
+    () =>
+      assertIssues(() => parseConfig({ hosts: { "web-1": { executor: "ssh" } } }), [
+        {
+          path: "hosts.web-1.executor",
+          message: 'unknown executor "ssh"; no executors are defined',
+        },
+      ]),
+  );
+  await t.step("dotted host names are quoted in the path", () =>
+    assertIssues(
+      () =>
+        parseConfig({
+          executors: { ssh: { type: "ssh" } },
+          hosts: { "web-1.example.com": { executor: "agent" } },
+        }),
+      [{
+        path: 'hosts["web-1.example.com"].executor',
+        message: 'unknown executor "agent"; expected one of "ssh"',
+      }],
+    ));
+  await t.step("fleet.agentExecutor too", () =>
+    assertIssues(
+      () =>
+        parseConfig({
+          executors: { agent: { type: "agent" } },
+          fleet: { allowAgentHosts: true, agentExecutor: "agnt" },
+        }),
+      [{ path: "fleet.agentExecutor", message: 'unknown executor "agnt"; did you mean "agent"?' }],
+    ));
+  await t.step(
+    "allowAgentHosts needs agentExecutor",
+    () =>
+      assertIssues(() => parseConfig({ fleet: { allowAgentHosts: true } }), [
+        { path: "fleet.agentExecutor", message: "is required when fleet.allowAgentHosts is true" },
+      ]),
+  );
+});
+
+Deno.test("host keys must be RFC 1123 host names", async (t) => {
+  const executors = { ssh: { type: "ssh" } };
+  for (const host of ["web_1", "-web", "web-.example.com", "a..b", "x".repeat(64)]) {
+    await t.step(host, () => {
+      const error = configErrorOf(() =>
+        parseConfig({ executors, hosts: { [host]: { executor: "ssh" } } })
+      );
+      assert.equal(error.issues.length, 1);
+      assert.match(error.issues[0]!.path, /^hosts/);
+      assert.equal(
+        error.issues[0]!.message,
+        "invalid key: must be an RFC 1123 host name of at most 253 characters",
+      );
+    });
+  }
+  await t.step("valid names pass", () => {
+    const config = parseConfig({
+      executors,
+      hosts: { "web-1": { executor: "ssh" }, "db-01.eu-west.example.com": { executor: "ssh" } },
+    });
+    assert.deepEqual(Object.keys(config.hosts), ["web-1", "db-01.eu-west.example.com"]);
+  });
+});
+
+Deno.test("ranges that depend on another field are checked", async (t) => {
+  await t.step(
+    "reconnect delays",
+    () =>
+      assertIssues(() => parseConfig({ mqtt: { reconnectMinMs: 5000, reconnectMaxMs: 1000 } }), [
+        {
+          path: "mqtt.reconnectMaxMs",
+          message: "expected at least reconnectMinMs (5000), got 1000",
+        },
+      ]),
+  );
+  await t.step(
+    "retry delays",
+    () =>
+      assertIssues(() => parseConfig({ policy: { retry: { minDelayMs: 10, maxDelayMs: 5 } } }), [
+        { path: "policy.retry.maxDelayMs", message: "expected at least minDelayMs (10), got 5" },
+      ]),
+  );
+  await t.step(
+    "client certificate without key",
+    () =>
+      assertIssues(() => parseConfig({ mqtt: { tls: { certFile: "c.pem" } } }), [
+        { path: "mqtt.tls.keyFile", message: "is required when certFile is set" },
+      ]),
+  );
+});
+
+Deno.test("all problems are reported at once, not just the first", () => {
+  const error = configErrorOf(() =>
+    parseConfig(
+      {
+        mqtt: { password: "${MQTT_PASSWORD}", protocolVersion: 3 },
+        policy: { maxConcurrent: 0, maxConcurent: 1 },
+        executors: { ssh: { type: "ssh" } },
+        hosts: { "web-1": { executor: "sshh" } },
+      },
+      { file: "mandrill.json" },
+    )
+  );
+  assert.equal(error.file, "mandrill.json");
+  assert.deepEqual(error.message.split("\n").sort(), [
+    'mandrill.json: hosts.web-1.executor: unknown executor "sshh"; did you mean "ssh"?',
+    "mandrill.json: mqtt.password: environment variable MQTT_PASSWORD is not set",
+    "mandrill.json: mqtt.protocolVersion: expected one of 5, 4, got 3",
+    'mandrill.json: policy.maxConcurent: unknown key; did you mean "maxConcurrent"?',
+    "mandrill.json: policy.maxConcurrent: expected a positive integer, got 0",
+  ]);
+});
+
+Deno.test("a config that is not an object is one issue at the root", () => {
+  assertIssues(() => parseConfig([]), [{ path: "", message: "expected an object, got []" }]);
+  assertIssues(() => parseConfig(null), [{ path: "", message: "expected an object, got null" }]);
+});
+
+Deno.test("a $schema key is allowed, for editors", () => {
+  assert.equal(
+    parseConfig({ $schema: "./mandrill.schema.json" }).$schema,
+    "./mandrill.schema.json",
+  );
+});
+
+Deno.test("parseAgentConfig() needs a host and fills in the rest", async (t) => {
+  await t.step("defaults", () => {
+    assert.deepEqual(parseAgentConfig({ host: "web-1" }), {
+      mqtt: {
+        url: "mqtt://127.0.0.1:1883",
+        topicPrefix: "mandrill",
+        clientId: "mandrill-agent-web-1",
+        protocolVersion: 5,
+        sessionExpirySec: 3600,
+        keepaliveSec: 30,
+        connectTimeoutSec: 10,
+        reconnectMinMs: 500,
+        reconnectMaxMs: 30000,
+      },
+      host: "web-1",
+      heartbeatSec: 10,
+      restart: { argv: ["sudo", "systemctl", "reboot"], timeoutSec: 60 },
+      stateFile: "mandrill-agent.json",
+      procRoot: "/proc",
+      log: { level: "info", format: "json" },
+    });
+  });
+  await t.step("an explicit clientId is kept", () => {
+    const config = parseAgentConfig({ host: "web-1", mqtt: { clientId: "agent-x" } });
+    assert.equal(config.mqtt.clientId, "agent-x");
+  });
+  await t.step(
+    "errors",
+    () =>
+      assertIssues(
+        () => parseAgentConfig({ host: "web_1", heartbeat: 5, mqtt: { topicPrefix: "" } }),
+        [
+          {
+            path: "host",
+            message: 'must be an RFC 1123 host name of at most 253 characters, got "web_1"',
+          },
+          { path: "heartbeat", message: 'unknown key; did you mean "heartbeatSec"?' },
+          {
+            path: "mqtt.topicPrefix",
+            message:
+              'expected a topic prefix: not empty, no "+" or "#", no leading "/" or "$", no trailing "/", got ""',
+          },
+        ],
+      ),
+  );
+  await t.step(
+    "missing host",
+    () => assertIssues(() => parseAgentConfig({}), [{ path: "host", message: "is required" }]),
+  );
+});
+
+Deno.test("ConfigError keeps its issues and lists them one per line", () => {
+  const error = new ConfigError([{ path: "a.b", message: "bad" }, { path: "", message: "worse" }], {
+    file: "f.json",
+    cause: new SyntaxError("x"),
+  });
+  assert.equal(error.name, "ConfigError");
+  assert.equal(error.message, "f.json: a.b: bad\nf.json: worse");
+  assert.ok(error.cause instanceof SyntaxError);
+  assert.equal(new ConfigError([{ path: "a", message: "bad" }]).message, "a: bad");
+});
