@@ -11,6 +11,8 @@ export interface ExecuteRequest {
   host: string;
   /** Address to connect to (from config), defaults to the host name. */
   address?: string;
+  /** Port to connect to (ssh), overriding the executor's. */
+  port?: number;
   reason?: string;
 }
 

@@ -1,0 +1,92 @@
+/**
+ * Helpers shared by the executor tests: temp dirs, scripts, waiting on
+ * observable conditions with a deadline, and process liveness.
+ * @module
+ */
+
+/** A temporary directory removed on dispose. */
+export interface TempDir extends AsyncDisposable {
+  readonly path: string;
+}
+
+/** Creates a temporary directory that `await using` removes. */
+export async function tempDir(): Promise<TempDir> {
+  const path = await Deno.makeTempDir({ prefix: "mandrill-exec-" });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
+  };
+}
+
+/** Writes an executable `/bin/sh` script into `dir`; returns its path. */
+export async function writeScript(dir: string, name: string, body: string): Promise<string> {
+  const path = `${dir}/${name}`;
+  await Deno.writeTextFile(path, `#!/bin/sh\n${body}\n`);
+  await Deno.chmod(path, 0o755);
+  return path;
+}
+
+/** True when `path` exists. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** Options of {@linkcode waitFor}. */
+export interface WaitForOptions {
+  /** Give up after this long. Default: 5000 ms. */
+  timeoutMs?: number;
+  /** What is awaited, for the failure message. Default: "condition". */
+  what?: string;
+}
+
+/** Resolves once `check()` is true; throws after the deadline. Polls every 10 ms. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  options: WaitForOptions = {},
+): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const deadline = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${options.what ?? "condition"}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** True while `pid` is a live process (a zombie counts as dead). */
+export async function isAlive(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+/** Reads a pid written by a script, once the file is complete. */
+export async function readPid(path: string): Promise<number> {
+  let pid = NaN;
+  await waitFor(async () => {
+    const text = await Deno.readTextFile(path).catch(() => "");
+    pid = Number.parseInt(text, 10);
+    return text.endsWith("\n") && Number.isInteger(pid);
+  }, { what: `pid in ${path}` });
+  return pid;
+}
+
+/** SIGKILLs `pid`, ignoring a process that is already gone. */
+export function killQuietly(pid: number): void {
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
+}
