@@ -1,0 +1,168 @@
+/**
+ * `mandrill run`: wires the parts — store, MQTT connection, intake, dispatcher,
+ * executors — from a config, and shuts them down in order: stop taking new
+ * work, let in-flight work finish up to `shutdown.graceSec`, abort the rest,
+ * disconnect (flushing events), close the store.
+ * @module
+ */
+import { type Clock, systemClock } from "./clock.ts";
+import type { Config } from "./config/mod.ts";
+import { type Topics, topics } from "./contract/topics.ts";
+import { buildExecutors } from "./executors/mod.ts";
+import type { Executor } from "./executors/types.ts";
+import { Intake } from "./intake/intake.ts";
+import { errorMessage, log } from "./log.ts";
+import { MqttConnection, type MqttSettings } from "./mqtt/connection.ts";
+import { Dispatcher, type HostTarget } from "./pipeline/dispatcher.ts";
+import { type EventSink, teeSinks } from "./pipeline/events.ts";
+import { mqttEventSink } from "./pipeline/mqtt_sink.ts";
+import { Store } from "./store/mod.ts";
+
+/** Options of {@linkcode Controller.start}. */
+export interface ControllerOptions {
+  /** Default: the system clock. */
+  clock?: Clock;
+  /** Extra event sinks (tests, metrics). */
+  sinks?: EventSink[];
+  /** Replaces executors built from config, by name (tests). */
+  executors?: ReadonlyMap<string, Executor>;
+}
+
+/** Error raised when a message arrives after intake stopped: it is not acknowledged. */
+export class IntakeClosedError extends Error {
+  override name = "IntakeClosedError";
+}
+
+/** The MQTT settings of a config. */
+export function mqttSettings(config: Config): MqttSettings {
+  return { ...config.mqtt };
+}
+
+/** The running controller. Dispose (or call {@linkcode shutdown}) to stop it gracefully. */
+export class Controller implements AsyncDisposable {
+  #config: Config;
+  #executors: ReadonlyMap<string, Executor>;
+  readonly store: Store;
+  readonly conn: MqttConnection;
+  readonly dispatcher: Dispatcher;
+  readonly topics: Topics;
+  readonly #stop = new AbortController();
+  readonly #abort = new AbortController();
+  readonly #running: Promise<void>;
+  #intakeOpen = true;
+  #shutdown: Promise<void> | undefined;
+
+  private constructor(
+    config: Config,
+    store: Store,
+    conn: MqttConnection,
+    options: ControllerOptions,
+  ) {
+    this.#config = config;
+    this.store = store;
+    this.conn = conn;
+    this.topics = topics(config.mqtt.topicPrefix);
+    this.#executors = options.executors ?? buildExecutors(config.executors);
+    const clock = options.clock ?? systemClock;
+    const events = teeSinks(mqttEventSink(conn, this.topics), ...(options.sinks ?? []));
+    this.dispatcher = new Dispatcher({
+      store,
+      events,
+      clock,
+      executors: () => this.#executors,
+      resolveHost: (host) => this.#resolveHost(host),
+      policy: () => this.#config.policy,
+    });
+    const intake = new Intake({ store, events, clock, onAccepted: () => this.dispatcher.wake() });
+    const filter = config.mqtt.sharedGroup
+      ? `$share/${config.mqtt.sharedGroup}/${this.topics.restart}`
+      : this.topics.restart;
+    conn.route(filter, 1, (topic, payload) => {
+      if (!this.#intakeOpen) throw new IntakeClosedError("intake is closed: shutting down");
+      intake.handle(topic, payload);
+    });
+    this.#running = this.dispatcher.run({ stop: this.#stop.signal, abort: this.#abort.signal });
+  }
+
+  /** Opens the store, connects, and starts dispatching. */
+  static async start(config: Config, options: ControllerOptions = {}): Promise<Controller> {
+    const store = Store.open(config.store.path);
+    try {
+      const conn = await MqttConnection.open(mqttSettings(config));
+      log("run").info("mandrill started: store {store}, broker {clientId}", {
+        store: config.store.path,
+        clientId: config.mqtt.clientId,
+      });
+      return new Controller(config, store, conn, options);
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+  }
+
+  /** The config in force. */
+  get config(): Config {
+    return this.#config;
+  }
+
+  /** Resolves when the dispatcher stops (after shutdown). */
+  get done(): Promise<void> {
+    return this.#running;
+  }
+
+  #resolveHost(host: string): HostTarget | undefined {
+    const h = this.#config.hosts[host];
+    if (h) return { executor: h.executor, address: h.address, port: h.port, group: h.group };
+    return undefined;
+  }
+
+  /**
+   * Graceful shutdown: stop intake and claiming new rows, wait up to
+   * `graceMs` (default `shutdown.graceSec`) for in-flight work, abort the rest,
+   * disconnect, close the store. Idempotent.
+   */
+  shutdown(graceMs = this.#config.shutdown.graceSec * 1000): Promise<void> {
+    this.#shutdown ??= this.#doShutdown(graceMs);
+    return this.#shutdown;
+  }
+
+  async #doShutdown(graceMs: number): Promise<void> {
+    const logger = log("run");
+    const inFlight = this.dispatcher.inFlight().length;
+    logger.info("Shutting down: {inFlight} in flight, grace {graceMs} ms", { inFlight, graceMs });
+    this.#intakeOpen = false;
+    this.#stop.abort(new Error("shutting down"));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const graceOver = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), graceMs);
+    });
+    const errors: unknown[] = [];
+    try {
+      const first = await Promise.race([this.#running.then(() => "done" as const), graceOver]);
+      if (first === "timeout") {
+        logger.warn("Grace period over: aborting {n} restarts in flight", {
+          n: this.dispatcher.inFlight().length,
+        });
+        this.#abort.abort(new Error("grace period over"));
+      }
+      await this.#running;
+    } catch (err) {
+      errors.push(err);
+      logger.error("Dispatcher ended with errors: {error}", { error: errorMessage(err) });
+    } finally {
+      clearTimeout(timer);
+    }
+    await this.conn.close().catch((err) => errors.push(err));
+    try {
+      this.store.close();
+    } catch (err) {
+      errors.push(err);
+    }
+    logger.info("Shutdown complete");
+    if (errors.length > 0) throw new AggregateError(errors, "Shutdown finished with errors");
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * The MQTT connection: a persistent session (clean start off, session expiry),
+ * reconnects with full-jitter backoff, resubscribes when the broker lost the
+ * session, and routes each incoming message synchronously to one handler
+ * before MQTT.js sends its PUBACK (durability comes from the handler's write).
+ * @module
+ */
+import mqtt from "mqtt";
+import type { IClientOptions, IPublishPacket, MqttClient } from "mqtt";
+import { backoffDelay } from "../async/mod.ts";
+import { errorMessage, log } from "../log.ts";
+import { topicMatches } from "./match.ts";
+
+/**
+ * Handles one incoming message, synchronously. Returning normally lets the
+ * PUBACK go; throwing withholds it so the broker redelivers after a reconnect.
+ */
+export type MessageHandler = (topic: string, payload: Uint8Array, packet: IPublishPacket) => void;
+
+/** What the connection needs from the config's `mqtt` section. */
+export interface MqttSettings {
+  url: string;
+  clientId: string;
+  protocolVersion: 4 | 5;
+  username?: string;
+  password?: string;
+  sessionExpirySec: number;
+  keepaliveSec: number;
+  connectTimeoutSec: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  tls?: { caFile?: string; certFile?: string; keyFile?: string; rejectUnauthorized: boolean };
+}
+
+/** Options of {@linkcode MqttConnection.open}. */
+export interface MqttConnectionOptions {
+  /** Persistent session (clean start off). Default: true. */
+  persistent?: boolean;
+  /** Last will, e.g. an agent's retained offline status. */
+  will?: { topic: string; payload: string; qos: 0 | 1; retain: boolean };
+  /** Called on every (re)connect after subscriptions are restored. */
+  onConnect?: (sessionPresent: boolean) => void;
+  /** Called whenever the connected state changes. */
+  onConnectedChange?: (connected: boolean) => void;
+}
+
+interface Route {
+  filter: string;
+  qos: 0 | 1;
+  handler: MessageHandler;
+}
+
+/** A managed MQTT.js client. Dispose to disconnect cleanly. */
+export class MqttConnection implements AsyncDisposable {
+  readonly client: MqttClient;
+  readonly #routes: Route[] = [];
+  readonly #settings: MqttSettings;
+  #attempt = 0;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #ending = false;
+  #connected = false;
+  #options: MqttConnectionOptions;
+
+  private constructor(client: MqttClient, settings: MqttSettings, options: MqttConnectionOptions) {
+    this.client = client;
+    this.#settings = settings;
+    this.#options = options;
+    const logger = log("mqtt");
+    client.handleMessage = (packet, callback) => {
+      const route = this.#routes.find((r) => topicMatches(r.filter, packet.topic));
+      if (!route) return callback();
+      const payload = typeof packet.payload === "string"
+        ? new TextEncoder().encode(packet.payload)
+        : new Uint8Array(
+          packet.payload.buffer,
+          packet.payload.byteOffset,
+          packet.payload.byteLength,
+        );
+      try {
+        route.handler(packet.topic, payload, packet);
+      } catch (err) {
+        logger.error("Cannot handle message on {topic}, not acknowledged: {error}", {
+          topic: packet.topic,
+          error: errorMessage(err),
+        });
+        return callback(err instanceof Error ? err : new Error(String(err)));
+      }
+      callback();
+    };
+    client.on("connect", (connack) => {
+      this.#attempt = 0;
+      this.#setConnected(true);
+      const sessionPresent = connack.sessionPresent;
+      logger.info("Connected to {url} (session present: {sessionPresent})", {
+        url: _redactUrl(settings.url),
+        sessionPresent,
+      });
+      if (!sessionPresent || !(options.persistent ?? true)) this.#subscribeAll();
+      options.onConnect?.(sessionPresent);
+    });
+    client.on("close", () => {
+      this.#setConnected(false);
+      if (!this.#ending) this.#scheduleReconnect();
+    });
+    client.on("error", (err) => {
+      logger.warn("MQTT error: {error}", { error: errorMessage(err) });
+    });
+  }
+
+  /** Connects (in the background; reconnecting until disposed). */
+  static async open(
+    settings: MqttSettings,
+    options: MqttConnectionOptions = {},
+  ): Promise<MqttConnection> {
+    const opts: IClientOptions = {
+      clientId: settings.clientId,
+      protocolVersion: settings.protocolVersion,
+      clean: !(options.persistent ?? true),
+      keepalive: settings.keepaliveSec,
+      connectTimeout: settings.connectTimeoutSec * 1000,
+      reconnectPeriod: 0,
+      resubscribe: false,
+      queueQoSZero: false,
+      username: settings.username,
+      password: settings.password,
+      properties: settings.protocolVersion === 5 && (options.persistent ?? true)
+        ? { sessionExpiryInterval: settings.sessionExpirySec }
+        : undefined,
+      will: options.will
+        ? {
+          topic: options.will.topic,
+          payload: options.will.payload,
+          qos: options.will.qos,
+          retain: options.will.retain,
+        }
+        : undefined,
+    };
+    if (settings.tls) {
+      const read = (p?: string) => (p ? Deno.readTextFileSync(p) : undefined);
+      opts.ca = read(settings.tls.caFile);
+      opts.cert = read(settings.tls.certFile);
+      opts.key = read(settings.tls.keyFile);
+      opts.rejectUnauthorized = settings.tls.rejectUnauthorized;
+    }
+    await Promise.resolve();
+    return new MqttConnection(mqtt.connect(settings.url, opts), settings, options);
+  }
+
+  /** True while connected to the broker. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** Routes messages matching `filter` to `handler`, and subscribes to it (now and after every lost session). */
+  route(filter: string, qos: 0 | 1, handler: MessageHandler): void {
+    this.#routes.push({ filter, qos, handler });
+    if (this.#connected) this.#subscribe(filter, qos);
+  }
+
+  /** Unsubscribes `filter` and stops routing it (stop intake). */
+  async unroute(filter: string): Promise<void> {
+    const i = this.#routes.findIndex((r) => r.filter === filter);
+    if (i >= 0) this.#routes.splice(i, 1);
+    if (this.#connected) await this.client.unsubscribeAsync(filter).catch(() => {});
+  }
+
+  /** Publishes and resolves once the broker acknowledged (QoS 1) or the packet was written (QoS 0). */
+  async publish(
+    topic: string,
+    payload: string,
+    options: { qos?: 0 | 1; retain?: boolean } = {},
+  ): Promise<void> {
+    await this.client.publishAsync(topic, payload, {
+      qos: options.qos ?? 1,
+      retain: options.retain ?? false,
+    });
+  }
+
+  /** Publishes without waiting; failures are logged. For events, where nothing waits on the broker. */
+  publishLater(
+    topic: string,
+    payload: string,
+    options: { qos?: 0 | 1; retain?: boolean } = {},
+  ): void {
+    this.client.publish(
+      topic,
+      payload,
+      { qos: options.qos ?? 1, retain: options.retain ?? false },
+      (err) => {
+        if (err) {
+          log("mqtt").warn("Cannot publish to {topic}: {error}", {
+            topic,
+            error: errorMessage(err),
+          });
+        }
+      },
+    );
+  }
+
+  /** Resolves once connected, or rejects with the signal's reason. */
+  async waitConnected(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    if (this.#connected) return;
+    await new Promise<void>((resolve, reject) => {
+      const onConnect = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        this.client.off("connect", onConnect);
+        reject(signal!.reason);
+      };
+      this.client.once("connect", onConnect);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  #setConnected(v: boolean): void {
+    if (this.#connected === v) return;
+    this.#connected = v;
+    this.#options.onConnectedChange?.(v);
+  }
+
+  #subscribe(filter: string, qos: 0 | 1): void {
+    this.client.subscribe(filter, { qos }, (err) => {
+      if (err) {
+        log("mqtt").error("Cannot subscribe to {filter}: {error}", {
+          filter,
+          error: errorMessage(err),
+        });
+      }
+    });
+  }
+
+  #subscribeAll(): void {
+    for (const r of this.#routes) this.#subscribe(r.filter, r.qos);
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#reconnectTimer !== undefined) return;
+    const ms = backoffDelay(++this.#attempt, {
+      minDelayMs: this.#settings.reconnectMinMs,
+      maxDelayMs: this.#settings.reconnectMaxMs,
+    });
+    log("mqtt").warn("Disconnected from the broker; reconnecting in {ms} ms", {
+      ms: Math.round(ms),
+    });
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (!this.#ending) this.client.reconnect();
+    }, ms);
+  }
+
+  /** Disconnects cleanly (waits for in-flight publishes, up to `timeoutMs`), then forcibly. */
+  async close(timeoutMs = 5_000): Promise<void> {
+    if (this.#ending) return;
+    this.#ending = true;
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    const graceful = this.client.endAsync(false);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.client.end(true, {}, () => resolve());
+      }, timeoutMs);
+    });
+    try {
+      await Promise.race([graceful, forced]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** `url` with any password removed, for logs. */
+function _redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(invalid url)";
+  }
+}

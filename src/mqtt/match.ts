@@ -1,0 +1,25 @@
+/**
+ * MQTT topic-filter matching for routing incoming messages.
+ * @module
+ */
+
+/** Strips a `$share/<group>/` prefix: what the broker actually delivers on. */
+export function unshared(filter: string): string {
+  if (!filter.startsWith("$share/")) return filter;
+  const rest = filter.slice("$share/".length);
+  const slash = rest.indexOf("/");
+  return slash < 0 ? rest : rest.slice(slash + 1);
+}
+
+/** True when `topic` matches the MQTT topic filter `filter` (`+` and `#` wildcards). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = unshared(filter).split("/");
+  const t = topic.split("/");
+  for (let i = 0; i < f.length; i++) {
+    const part = f[i];
+    if (part === "#") return true;
+    if (i >= t.length) return false;
+    if (part !== "+" && part !== t[i]) return false;
+  }
+  return f.length === t.length;
+}

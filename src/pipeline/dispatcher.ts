@@ -1,0 +1,374 @@
+/**
+ * The dispatcher: pulls pending inbox rows in arrival order with a bounded
+ * window in memory, runs each through the policy gate, waits for a slot
+ * (`maxConcurrent`, `maxConcurrentPerGroup`, never two on one host), marks the
+ * row `started`, then saves history ‖ executes, marks it done and publishes
+ * the event. Work in flight is aborted through its AbortSignal on shutdown.
+ * @module
+ */
+import { delay, KeyedLimiter, TaskGroup } from "../async/mod.ts";
+import { backoffDelay } from "../async/mod.ts";
+import type { Clock } from "../clock.ts";
+import type { Phase, RestartRequest } from "../contract/messages.ts";
+import { describeOutcome, type ExecuteOutcome, type Executor } from "../executors/types.ts";
+import { errorMessage, log, withLogContext } from "../log.ts";
+import type { InboxRow, Outcome, Store } from "../store/mod.ts";
+import type { EventSink } from "./events.ts";
+import { RestartLedger } from "./ledger.ts";
+import { decide, type GateDecision, type PolicySettings } from "./policy.ts";
+
+/** How a host is restarted, as resolved from config or the fleet. */
+export interface HostTarget {
+  executor: string;
+  address?: string;
+  port?: number;
+  group?: string;
+}
+
+/** The live policy the dispatcher reads on every decision (changes on reload). */
+export interface DispatchPolicy extends PolicySettings {
+  maxConcurrent: number;
+  maxConcurrentPerGroup: number;
+  retry: { attempts: number; minDelayMs: number; maxDelayMs: number };
+}
+
+/** One piece of work in flight, for `/debug/tasks` and SIGUSR1. */
+export interface InFlight {
+  id: string;
+  host: string;
+  phase: "waiting" | "executing";
+  since: number;
+}
+
+/** Options of {@linkcode Dispatcher}. */
+export interface DispatcherOptions {
+  store: Store;
+  events: EventSink;
+  clock: Clock;
+  /** Executors by config name. */
+  executors: () => ReadonlyMap<string, Executor>;
+  /** Resolves a host to its target, or undefined when mandrill may not restart it. */
+  resolveHost: (host: string) => HostTarget | undefined;
+  /** The current policy (read on each decision so a reload applies live). */
+  policy: () => DispatchPolicy;
+  /** The host's uptime from its latest heartbeat, if known. Default: unknown. */
+  uptimeOf?: (host: string) => number | undefined;
+  /** The kill switch. Default: never paused. */
+  paused?: () => { reason?: string } | undefined;
+  /** A host whose recovery is still awaited counts as being restarted. Default: none. */
+  awaitingRecovery?: (host: string) => boolean;
+  /** Called after a restart succeeded, to start recovery tracking. */
+  onSucceeded?: (info: { id: string; host: string; target: HostTarget; startedAt: number }) => void;
+  /** Called with every terminal or started phase (metrics). */
+  onPhase?: (
+    phase: Phase,
+    info: {
+      host: string;
+      executor?: string;
+      detail?: string;
+      outcome?: ExecuteOutcome;
+      durationMs?: number;
+    },
+  ) => void;
+  /** Called when saving history fails (metrics). */
+  onHistoryError?: (err: unknown) => void;
+  /** Rows held in memory at once (waiting or running). Default: 1024. */
+  windowSize?: number;
+}
+
+/** Pulls pending rows and drives each through the pipeline. */
+export class Dispatcher {
+  readonly #o: DispatcherOptions;
+  readonly #ledger = new RestartLedger();
+  readonly #limiter: KeyedLimiter;
+  readonly #claimed = new Map<string, InFlight>();
+  #wake: (() => void) | undefined;
+  #woken = false;
+  #windowFreed: (() => void) | undefined;
+  #lastSeq = 0;
+
+  /** Builds a dispatcher; call {@linkcode run} to start it. */
+  constructor(options: DispatcherOptions) {
+    this.#o = options;
+    this.#limiter = new KeyedLimiter({ limit: options.policy().maxConcurrent });
+    const now = options.clock.now();
+    for (
+      const r of options.store.restartsSince(
+        now - Math.max(3_600_000, options.policy().minIntervalSec * 1000),
+      )
+    ) {
+      this.#ledger.record(r.host, r.startedAt);
+    }
+  }
+
+  /** Tells the dispatcher new rows are pending. Cheap; call after every insert. */
+  wake(): void {
+    this.#woken = true;
+    this.#wake?.();
+  }
+
+  /** Work claimed and not finished. */
+  inFlight(): InFlight[] {
+    return [...this.#claimed.values()];
+  }
+
+  /** Applies a changed `maxConcurrent` (config reload). */
+  applyPolicy(): void {
+    this.#limiter.setLimit(this.#o.policy().maxConcurrent);
+  }
+
+  /**
+   * Reports rows a previous run left `started` as interrupted, then dispatches
+   * until `stop` aborts (no new rows claimed), then waits for work in flight
+   * until `abort` aborts it.
+   */
+  async run(options: { stop: AbortSignal; abort: AbortSignal }): Promise<void> {
+    const { store, events, clock } = this.#o;
+    for (const row of store.interruptStarted(clock.now())) {
+      events.event({
+        id: row.id,
+        host: row.host,
+        phase: "interrupted",
+        detail: "mandrill stopped while the restart was running",
+        ts: clock.now(),
+      });
+      this.#o.onPhase?.("interrupted", { host: row.host });
+      log("dispatcher").warn(
+        "Request {id} for {host} was interrupted by a previous stop; not executed again",
+        { id: row.id, host: row.host },
+      );
+    }
+    await using group = new TaskGroup({ signal: options.abort, name: "dispatcher" });
+    const windowSize = this.#o.windowSize ?? 1024;
+    while (!options.stop.aborted) {
+      this.#woken = false;
+      const rows = store.pendingAfter(this.#lastSeq, 256);
+      for (const row of rows) {
+        if (options.stop.aborted) break;
+        while (this.#claimed.size >= windowSize && !options.stop.aborted) {
+          await this.#waitFor(options.stop, "window");
+        }
+        if (options.stop.aborted) break;
+        this.#lastSeq = row.seq;
+        const claim = this.#claim(row);
+        if (claim) {
+          group.spawn((signal) => this.#process(row, claim, signal), {
+            independent: true,
+            name: row.id,
+          });
+        }
+      }
+      if (rows.length === 0 && !this.#woken) await this.#waitFor(options.stop, "wake");
+    }
+  }
+
+  #waitFor(stop: AbortSignal, what: "wake" | "window"): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        stop.removeEventListener("abort", done);
+        if (what === "wake") this.#wake = undefined;
+        else this.#windowFreed = undefined;
+        resolve();
+      };
+      if (stop.aborted) return resolve();
+      stop.addEventListener("abort", done, { once: true });
+      if (what === "wake") this.#wake = done;
+      else this.#windowFreed = done;
+    });
+  }
+
+  #gate(row: InboxRow, target: HostTarget | undefined): GateDecision {
+    const now = this.#o.clock.now();
+    return decide(row.request, this.#o.policy(), {
+      now,
+      known: target !== undefined && this.#o.executors().has(target.executor),
+      busy: this.#o.awaitingRecovery?.(row.host) ?? false,
+      lastRestartAt: this.#ledger.lastRestartAt(row.host),
+      restartsLastHour: this.#ledger.countLastHour(now),
+      uptimeSec: this.#o.uptimeOf?.(row.host),
+      paused: this.#o.paused?.(),
+    });
+  }
+
+  /**
+   * Synchronous first pass: skip at once what the gate already refuses, or claim
+   * the row. The gate runs again once a slot is held; that second decision, taken
+   * in the same synchronous step as marking the row started, is the one that counts.
+   */
+  #claim(row: InboxRow): HostTarget | undefined {
+    const target = this.#o.resolveHost(row.host);
+    const d = this.#gate(row, target);
+    if (d.kind === "skip") {
+      this.#finish(row, "skipped", d.reason);
+      return undefined;
+    }
+    this.#claimed.set(row.id, {
+      id: row.id,
+      host: row.host,
+      phase: "waiting",
+      since: this.#o.clock.now(),
+    });
+    return target;
+  }
+
+  #release(row: InboxRow): void {
+    this.#claimed.delete(row.id);
+    this.#windowFreed?.();
+  }
+
+  async #process(row: InboxRow, target: HostTarget, signal: AbortSignal): Promise<void> {
+    await withLogContext({ id: row.id, host: row.host }, async () => {
+      try {
+        // One key per host: never two actions on one host at once.
+        using _slot = await this.#limiter.acquire(row.host, {
+          signal,
+          groupKey: target.group ?? `host:${row.host}`,
+          groupLimit: this.#o.policy().maxConcurrentPerGroup,
+        });
+        const current = this.#o.resolveHost(row.host);
+        const d = this.#gate(row, current);
+        if (d.kind === "skip") return this.#finish(row, "skipped", d.reason);
+        await this.#execute(row, current!, signal);
+      } catch (err) {
+        if (signal.aborted) {
+          log("dispatcher").info("Request {id} left pending: shutting down", { id: row.id });
+          return;
+        }
+        throw err;
+      } finally {
+        this.#release(row);
+      }
+    });
+  }
+
+  async #execute(row: InboxRow, target: HostTarget, signal: AbortSignal): Promise<void> {
+    const { store, clock, events } = this.#o;
+    const startedAt = clock.now();
+    if (!store.markStarted(row.id, startedAt)) return;
+    this.#ledger.record(row.host, startedAt);
+    const flight = this.#claimed.get(row.id);
+    if (flight) Object.assign(flight, { phase: "executing", since: startedAt });
+    const req: RestartRequest = row.request;
+    events.event({
+      id: row.id,
+      host: row.host,
+      phase: "started",
+      detail: `executor ${target.executor}`,
+      ts: startedAt,
+    });
+    this.#o.onPhase?.("started", { host: row.host, executor: target.executor });
+    log("dispatcher").info("Restarting {host} with executor {executor} ({reason})", {
+      executor: target.executor,
+      reason: req.reason ?? "no reason given",
+    });
+    const saveHistory = async () => {
+      await Promise.resolve();
+      try {
+        store.historyStart({
+          id: row.id,
+          host: row.host,
+          executor: target.executor,
+          requestedBy: req.requestedBy ?? null,
+          reason: req.reason ?? null,
+          startedAt,
+        });
+      } catch (err) {
+        log("dispatcher").error("Cannot save history of {id}: {error}", {
+          error: errorMessage(err),
+        });
+        this.#o.onHistoryError?.(err);
+      }
+    };
+    const [, outcome] = await Promise.all([
+      saveHistory(),
+      this.#executeWithRetry(row, target, signal),
+    ]);
+    const finishedAt = clock.now();
+    const durationMs = finishedAt - startedAt;
+    const phase: Outcome = outcome.kind === "ok"
+      ? "succeeded"
+      : outcome.kind === "aborted"
+      ? "interrupted"
+      : "failed";
+    const detail = describeOutcome(outcome);
+    try {
+      store.historyFinish(row.id, phase, detail, finishedAt, durationMs);
+    } catch (err) {
+      log("dispatcher").error("Cannot save history of {id}: {error}", { error: errorMessage(err) });
+      this.#o.onHistoryError?.(err);
+    }
+    this.#finish(row, phase, detail, { executor: target.executor, outcome, durationMs });
+    if (phase === "succeeded") {
+      this.#o.onSucceeded?.({ id: row.id, host: row.host, target, startedAt });
+    }
+  }
+
+  async #executeWithRetry(
+    row: InboxRow,
+    target: HostTarget,
+    signal: AbortSignal,
+  ): Promise<ExecuteOutcome> {
+    const executor = this.#o.executors().get(target.executor);
+    if (!executor) {
+      return { kind: "rejected", detail: `executor ${target.executor} is not configured` };
+    }
+    const { retry } = this.#o.policy();
+    const req = {
+      id: row.id,
+      host: row.host,
+      address: target.address,
+      port: target.port,
+      reason: row.request.reason,
+    };
+    for (let attempt = 1;; attempt++) {
+      let outcome: ExecuteOutcome;
+      try {
+        outcome = await executor.execute(req, signal);
+      } catch (err) {
+        outcome = signal.aborted
+          ? { kind: "aborted", detail: "shutting down" }
+          : { kind: "exit", code: -1, detail: `executor threw: ${errorMessage(err)}` };
+      }
+      const retryable = outcome.kind === "exit" || outcome.kind === "timeout" ||
+        outcome.kind === "connect";
+      if (!retryable || attempt >= retry.attempts || signal.aborted) return outcome;
+      const wait = backoffDelay(attempt, {
+        minDelayMs: retry.minDelayMs,
+        maxDelayMs: retry.maxDelayMs,
+      });
+      log("dispatcher").warn("Attempt {attempt} failed ({detail}); retrying in {wait} ms", {
+        attempt,
+        detail: describeOutcome(outcome),
+        wait: Math.round(wait),
+      });
+      try {
+        await delay(wait, { signal });
+      } catch {
+        return { kind: "aborted", detail: "shutting down during retry backoff" };
+      }
+    }
+  }
+
+  #finish(
+    row: InboxRow,
+    outcome: Outcome,
+    detail: string,
+    extra: { executor?: string; outcome?: ExecuteOutcome; durationMs?: number } = {},
+  ): void {
+    const now = this.#o.clock.now();
+    this.#o.store.finish(row.id, outcome, detail, now);
+    this.#o.events.event({ id: row.id, host: row.host, phase: outcome, detail, ts: now });
+    this.#o.onPhase?.(outcome, { host: row.host, detail, ...extra });
+    const level = outcome === "failed" || outcome === "interrupted"
+      ? "warn"
+      : outcome === "skipped"
+      ? "debug"
+      : "info";
+    log("dispatcher")[level]("Request {id} for {host} {outcome}: {detail}", {
+      id: row.id,
+      host: row.host,
+      outcome,
+      detail,
+    });
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The policy gate: DESIGN.md's safety rules as one pure function of
+ * (request, host, fleet state, history, clock). No I/O here.
+ * @module
+ */
+
+/** The policy settings the gate reads (a subset of the config's `policy`). */
+export interface PolicySettings {
+  dryRun: boolean;
+  minIntervalSec: number;
+  maxPerHour: number;
+  minUptimeSec: number;
+}
+
+/** What the gate knows about the world at the moment of decision. */
+export interface GateState {
+  /** Current time, ms. */
+  now: number;
+  /** Whether mandrill may restart this host at all (named in config or announced where allowed). */
+  known: boolean;
+  /** Another request for the host is in flight, or its recovery is being awaited. */
+  busy: boolean;
+  /** When the host was last restarted (ms), if ever. */
+  lastRestartAt?: number;
+  /** Restarts started in the last hour across the fleet. */
+  restartsLastHour: number;
+  /** The host's uptime from its latest heartbeat, if any. */
+  uptimeSec?: number;
+  /** The kill switch, with its reason, when engaged. */
+  paused?: { reason?: string };
+  /** Set when a time window applies and the current time is outside it. */
+  outsideWindow?: string;
+}
+
+/** The gate's decision. */
+export type GateDecision = { kind: "allow" } | { kind: "skip"; reason: string };
+
+const allow: GateDecision = { kind: "allow" };
+
+/**
+ * Decides whether a restart may go ahead. Rules are checked in a fixed order so
+ * a skip always names the most fundamental reason.
+ */
+export function decide(
+  request: { host: string; dryRun?: boolean },
+  settings: PolicySettings,
+  state: GateState,
+): GateDecision {
+  const skip = (reason: string): GateDecision => ({ kind: "skip", reason });
+  if (!state.known) return skip(`unknown host: ${request.host} is not in the fleet`);
+  if (state.paused) {
+    return skip(state.paused.reason ? `paused: ${state.paused.reason}` : "paused");
+  }
+  if (state.outsideWindow) return skip(`outside the allowed time window: ${state.outsideWindow}`);
+  if (settings.dryRun || request.dryRun) return skip("dry run");
+  if (state.busy) return skip("host already being restarted");
+  if (state.lastRestartAt !== undefined && settings.minIntervalSec > 0) {
+    const agoSec = (state.now - state.lastRestartAt) / 1000;
+    if (agoSec < settings.minIntervalSec) {
+      return skip(
+        `restarted ${
+          Math.floor(agoSec)
+        }s ago, less than minIntervalSec (${settings.minIntervalSec}s)`,
+      );
+    }
+  }
+  if (settings.minUptimeSec > 0) {
+    if (state.uptimeSec === undefined) {
+      return skip(`uptime unknown (no heartbeat), minUptimeSec is ${settings.minUptimeSec}s`);
+    }
+    if (state.uptimeSec < settings.minUptimeSec) {
+      return skip(
+        `uptime ${Math.floor(state.uptimeSec)}s below minUptimeSec (${settings.minUptimeSec}s)`,
+      );
+    }
+  }
+  if (state.restartsLastHour >= settings.maxPerHour) {
+    return skip(`maxPerHour reached (${settings.maxPerHour} restarts in the last hour)`);
+  }
+  return allow;
+}

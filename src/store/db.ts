@@ -1,0 +1,85 @@
+/**
+ * The SQLite database behind the inbox, history and dead letters (`node:sqlite`,
+ * WAL mode, schema migrations by `PRAGMA user_version`).
+ * @module
+ */
+import { DatabaseSync } from "node:sqlite";
+
+/** Each entry migrates from user_version = index to index + 1. Append only. */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE inbox (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           TEXT NOT NULL UNIQUE,
+    host         TEXT NOT NULL,
+    request      TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'started', 'done')),
+    outcome      TEXT,
+    detail       TEXT,
+    received_at  INTEGER NOT NULL,
+    started_at   INTEGER,
+    finished_at  INTEGER
+  );
+  CREATE INDEX inbox_state_seq ON inbox (state, seq);
+  CREATE INDEX inbox_host_seq ON inbox (host, seq);
+  CREATE TABLE history (
+    id            TEXT PRIMARY KEY,
+    host          TEXT NOT NULL,
+    executor      TEXT NOT NULL,
+    requested_by  TEXT,
+    reason        TEXT,
+    started_at    INTEGER NOT NULL,
+    finished_at   INTEGER,
+    outcome       TEXT,
+    detail        TEXT,
+    duration_ms   INTEGER,
+    recovered_at  INTEGER,
+    recovery_ms   INTEGER
+  );
+  CREATE INDEX history_host_started ON history (host, started_at);
+  CREATE INDEX history_started ON history (started_at);
+  CREATE TABLE deadletter (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic  TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    error  TEXT NOT NULL,
+    ts     INTEGER NOT NULL
+  );
+  `,
+];
+
+/** The schema version this build writes. */
+export const SCHEMA_VERSION: number = MIGRATIONS.length;
+
+/** Opens (creating if needed) the database at `path` and migrates it to {@linkcode SCHEMA_VERSION}. */
+export function openDatabase(path: string): DatabaseSync {
+  const db = new DatabaseSync(path);
+  try {
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA synchronous = NORMAL");
+    db.exec("PRAGMA busy_timeout = 5000");
+    db.exec("PRAGMA foreign_keys = ON");
+    const row = db.prepare("PRAGMA user_version").get() as { user_version: number };
+    const from = row.user_version;
+    if (from > SCHEMA_VERSION) {
+      throw new RangeError(
+        `Database ${path} has schema version ${from}, newer than this mandrill (${SCHEMA_VERSION})`,
+      );
+    }
+    for (let v = from; v < SCHEMA_VERSION; v++) {
+      db.exec("BEGIN");
+      try {
+        db.exec(MIGRATIONS[v]!);
+        db.exec(`PRAGMA user_version = ${v + 1}`);
+        db.exec("COMMIT");
+      } catch (err) {
+        db.exec("ROLLBACK");
+        throw err;
+      }
+    }
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * The durable store: the inbox (every accepted request and where it stands),
+ * the history of restarts executed, and dead letters. All calls are
+ * synchronous and short, so intake can write before it acknowledges.
+ * @module
+ */
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { RestartRequest } from "../contract/messages.ts";
+import { openDatabase } from "./db.ts";
+
+/** Where an inbox row stands. */
+export type InboxState = "pending" | "started" | "done";
+/** How a request ended. */
+export type Outcome = "succeeded" | "failed" | "skipped" | "rejected" | "interrupted";
+
+/** One inbox row. */
+export interface InboxRow {
+  seq: number;
+  id: string;
+  host: string;
+  request: RestartRequest;
+  state: InboxState;
+  outcome: Outcome | null;
+  detail: string | null;
+  receivedAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+/** One executed restart. */
+export interface HistoryRow {
+  id: string;
+  host: string;
+  executor: string;
+  requestedBy: string | null;
+  reason: string | null;
+  startedAt: number;
+  finishedAt: number | null;
+  outcome: string | null;
+  detail: string | null;
+  durationMs: number | null;
+  recoveredAt: number | null;
+  recoveryMs: number | null;
+}
+
+/** A request with its execution, newest first, for `mandrill history`. */
+export interface RequestView extends InboxRow {
+  execution: HistoryRow | null;
+}
+
+/** A stored dead letter. */
+export interface DeadLetterRow {
+  topic: string;
+  payload: string;
+  error: string;
+  ts: number;
+}
+
+type Row = Record<string, unknown>;
+
+function _inbox(r: Row): InboxRow {
+  return {
+    seq: r.seq as number,
+    id: r.id as string,
+    host: r.host as string,
+    request: JSON.parse(r.request as string),
+    state: r.state as InboxState,
+    outcome: (r.outcome as Outcome | null) ?? null,
+    detail: (r.detail as string | null) ?? null,
+    receivedAt: r.received_at as number,
+    startedAt: (r.started_at as number | null) ?? null,
+    finishedAt: (r.finished_at as number | null) ?? null,
+  };
+}
+
+function _history(r: Row): HistoryRow {
+  return {
+    id: r.id as string,
+    host: r.host as string,
+    executor: r.executor as string,
+    requestedBy: (r.requested_by as string | null) ?? null,
+    reason: (r.reason as string | null) ?? null,
+    startedAt: r.started_at as number,
+    finishedAt: (r.finished_at as number | null) ?? null,
+    outcome: (r.outcome as string | null) ?? null,
+    detail: (r.detail as string | null) ?? null,
+    durationMs: (r.duration_ms as number | null) ?? null,
+    recoveredAt: (r.recovered_at as number | null) ?? null,
+    recoveryMs: (r.recovery_ms as number | null) ?? null,
+  };
+}
+
+/** The SQLite-backed store. Open with {@linkcode Store.open}; dispose to close. */
+export class Store implements Disposable {
+  readonly #db: DatabaseSync;
+  readonly #s: Record<string, StatementSync>;
+  #closed = false;
+
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
+    const p = (sql: string) => db.prepare(sql);
+    this.#s = {
+      insert: p(
+        `INSERT INTO inbox (id, host, request, state, received_at) VALUES (?, ?, ?, 'pending', ?)
+         ON CONFLICT(id) DO NOTHING`,
+      ),
+      insertDone: p(
+        `INSERT INTO inbox (id, host, request, state, outcome, detail, received_at, finished_at)
+         VALUES (?, ?, ?, 'done', ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
+      ),
+      pendingAfter: p(
+        `SELECT * FROM inbox WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?`,
+      ),
+      markStarted: p(
+        `UPDATE inbox SET state = 'started', started_at = ? WHERE id = ? AND state = 'pending'`,
+      ),
+      finish: p(
+        `UPDATE inbox SET state = 'done', outcome = ?, detail = ?, finished_at = ?
+         WHERE id = ? AND state != 'done'`,
+      ),
+      started: p(`SELECT * FROM inbox WHERE state = 'started' ORDER BY seq`),
+      get: p(`SELECT * FROM inbox WHERE id = ?`),
+      countState: p(`SELECT state, count(*) AS n FROM inbox GROUP BY state`),
+      histStart: p(
+        `INSERT INTO history (id, host, executor, requested_by, reason, started_at)
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
+      ),
+      histFinish: p(
+        `UPDATE history SET finished_at = ?, outcome = ?, detail = ?, duration_ms = ? WHERE id = ?`,
+      ),
+      histRecovered: p(
+        `UPDATE history SET recovered_at = ?, recovery_ms = ? WHERE id = ?`,
+      ),
+      histGet: p(`SELECT * FROM history WHERE id = ?`),
+      histSince: p(
+        `SELECT host, started_at FROM history WHERE started_at >= ? ORDER BY started_at`,
+      ),
+      deadletter: p(`INSERT INTO deadletter (topic, payload, error, ts) VALUES (?, ?, ?, ?)`),
+      deadletters: p(`SELECT topic, payload, error, ts FROM deadletter ORDER BY seq DESC LIMIT ?`),
+      list: p(`SELECT * FROM inbox ORDER BY seq DESC LIMIT ?`),
+      listHost: p(`SELECT * FROM inbox WHERE host = ? ORDER BY seq DESC LIMIT ?`),
+    };
+  }
+
+  /** Opens the store at `path` (`":memory:"` for tests), migrating its schema. */
+  static open(path: string): Store {
+    return new Store(openDatabase(path));
+  }
+
+  /** False once closed. */
+  get isOpen(): boolean {
+    return !this.#closed;
+  }
+
+  /** Adds a validated request as pending. Returns false when its id is already known. */
+  insertRequest(req: RestartRequest, now: number): boolean {
+    const r = this.#s.insert!.run(req.id, req.host, JSON.stringify(req), now);
+    return r.changes === 1;
+  }
+
+  /** Records a request that ended at intake (e.g. rejected) so its id is known and reported. */
+  insertFinished(req: RestartRequest, outcome: Outcome, detail: string, now: number): boolean {
+    const r = this.#s.insertDone!.run(
+      req.id,
+      req.host,
+      JSON.stringify(req),
+      outcome,
+      detail,
+      now,
+      now,
+    );
+    return r.changes === 1;
+  }
+
+  /** Up to `limit` pending rows with `seq` greater than `afterSeq`, oldest first. */
+  pendingAfter(afterSeq: number, limit: number): InboxRow[] {
+    return (this.#s.pendingAfter!.all(afterSeq, limit) as Row[]).map(_inbox);
+  }
+
+  /** Marks a pending row started (before its executor runs). False if it was not pending. */
+  markStarted(id: string, now: number): boolean {
+    return this.#s.markStarted!.run(now, id).changes === 1;
+  }
+
+  /** Ends a row with its outcome. False if it had already ended. */
+  finish(id: string, outcome: Outcome, detail: string | null, now: number): boolean {
+    return this.#s.finish!.run(outcome, detail, now, id).changes === 1;
+  }
+
+  /**
+   * Crash recovery: every row left `started` by a previous run becomes
+   * `interrupted` (never executed again). Returns those rows.
+   */
+  interruptStarted(now: number): InboxRow[] {
+    const rows = (this.#s.started!.all() as Row[]).map(_inbox);
+    this.#transaction(() => {
+      for (const r of rows) {
+        this.#s.finish!.run(
+          "interrupted",
+          "mandrill stopped while the restart was running",
+          now,
+          r.id,
+        );
+        this.#s.histFinish!.run(now, "interrupted", "mandrill stopped", null, r.id);
+      }
+    });
+    return rows;
+  }
+
+  /** One inbox row by id. */
+  get(id: string): InboxRow | undefined {
+    const r = this.#s.get!.get(id) as Row | undefined;
+    return r ? _inbox(r) : undefined;
+  }
+
+  /** Number of rows in each state. */
+  counts(): Record<InboxState, number> {
+    const out: Record<InboxState, number> = { pending: 0, started: 0, done: 0 };
+    for (const r of this.#s.countState!.all() as Row[]) {
+      out[r.state as InboxState] = r.n as number;
+    }
+    return out;
+  }
+
+  /** Saves the start of an execution. */
+  historyStart(
+    row: Omit<
+      HistoryRow,
+      "finishedAt" | "outcome" | "detail" | "durationMs" | "recoveredAt" | "recoveryMs"
+    >,
+  ): void {
+    this.#s.histStart!.run(
+      row.id,
+      row.host,
+      row.executor,
+      row.requestedBy,
+      row.reason,
+      row.startedAt,
+    );
+  }
+
+  /** Saves how an execution ended. */
+  historyFinish(
+    id: string,
+    outcome: string,
+    detail: string | null,
+    finishedAt: number,
+    durationMs: number,
+  ): void {
+    this.#s.histFinish!.run(finishedAt, outcome, detail, durationMs, id);
+  }
+
+  /** Saves when a restarted host came back. */
+  historyRecovered(id: string, recoveredAt: number, recoveryMs: number): void {
+    this.#s.histRecovered!.run(recoveredAt, recoveryMs, id);
+  }
+
+  /** One execution by request id. */
+  historyGet(id: string): HistoryRow | undefined {
+    const r = this.#s.histGet!.get(id) as Row | undefined;
+    return r ? _history(r) : undefined;
+  }
+
+  /** Executions started at or after `since` (ms), oldest first: feeds the policy's rate limits. */
+  restartsSince(since: number): { host: string; startedAt: number }[] {
+    return (this.#s.histSince!.all(since) as Row[]).map((r) => ({
+      host: r.host as string,
+      startedAt: r.started_at as number,
+    }));
+  }
+
+  /** Stores a dead letter. */
+  addDeadLetter(dl: DeadLetterRow): void {
+    this.#s.deadletter!.run(dl.topic, dl.payload, dl.error, dl.ts);
+  }
+
+  /** The newest `limit` dead letters. */
+  deadLetters(limit = 100): DeadLetterRow[] {
+    return this.#s.deadletters!.all(limit) as unknown as DeadLetterRow[];
+  }
+
+  /** Requests newest first, each with its execution if any. */
+  listRequests(options: { host?: string; limit?: number } = {}): RequestView[] {
+    const limit = options.limit ?? 100;
+    const rows = options.host
+      ? this.#s.listHost!.all(options.host, limit) as Row[]
+      : this.#s.list!.all(limit) as Row[];
+    return rows.map(_inbox).map((r) => ({ ...r, execution: this.historyGet(r.id) ?? null }));
+  }
+
+  #transaction(fn: () => void): void {
+    this.#db.exec("BEGIN");
+    try {
+      fn();
+      this.#db.exec("COMMIT");
+    } catch (err) {
+      this.#db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  /** Closes the database. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

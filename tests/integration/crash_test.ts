@@ -1,0 +1,166 @@
+/**
+ * `mandrill run` as a real process over a real Mosquitto: kill -9 in the
+ * middle of a burst, and a broker restart mid-stream. Nothing lost, nothing
+ * done twice.
+ */
+import assert from "node:assert/strict";
+import { Store } from "../../src/store/mod.ts";
+import { Mosquitto } from "../_helpers/mosquitto.ts";
+import { connectClient, EventCollector } from "../_helpers/mqtt.ts";
+import { MandrillProcess } from "../_helpers/process.ts";
+import { waitFor } from "../_helpers/wait.ts";
+
+async function readLines(file: string): Promise<string[]> {
+  const text = await Deno.readTextFile(file).catch(() => "");
+  return text.split("\n").filter((l) => l.length > 0);
+}
+
+async function writeConfig(
+  dir: string,
+  url: string,
+  hosts: number,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
+  const file = `${dir}/mandrill.json`;
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({
+      mqtt: { url, clientId: "mandrill-crash", reconnectMinMs: 100, reconnectMaxMs: 1000 },
+      store: { path: `${dir}/m.db` },
+      http: { listen: null },
+      executors: {
+        local: {
+          type: "command",
+          argv: [
+            "sh",
+            "-c",
+            `echo "$1 $MANDRILL_REQUEST_ID" >> '${dir}/executed.txt'; sleep 0.02`,
+            "sh",
+          ],
+        },
+      },
+      hosts: Object.fromEntries(
+        Array.from({ length: hosts }, (_, i) => [`web-${i}`, { executor: "local" }]),
+      ),
+      policy: { minIntervalSec: 0, maxPerHour: 100000, maxConcurrent: 8, maxConcurrentPerGroup: 8 },
+      ...extra,
+    }),
+  );
+  return file;
+}
+
+/** Every id ends in the store with an outcome; returns executed ids and outcomes. */
+function accountFor(dbPath: string, ids: string[]) {
+  using store = Store.open(dbPath);
+  const outcomes = new Map<string, string>();
+  for (const id of ids) {
+    const row = store.get(id);
+    assert.ok(row, `request ${id} is silently missing from the inbox`);
+    assert.equal(row.state, "done", `request ${id} did not finish (${row.state})`);
+    outcomes.set(id, row.outcome!);
+  }
+  return outcomes;
+}
+
+Deno.test("run: kill -9 in the middle of a 2,000-request burst loses nothing and runs nothing twice", async () => {
+  await using broker = await Mosquitto.start();
+  const dir = await Deno.makeTempDir();
+  const config = await writeConfig(dir, broker.url, 50);
+  await using events = await EventCollector.start(broker.url);
+  const ids = Array.from({ length: 2000 }, (_, i) => `k-${i}`);
+  {
+    await using first = MandrillProcess.start(["run", "--config", config]);
+    await first.waitForLine(/Connected to/);
+    await using pub = await connectClient(broker.url);
+    const publishing = Promise.all(
+      ids.map((id, i) =>
+        pub.publishAsync("mandrill/restart", JSON.stringify({ id, host: `web-${i % 50}` }), {
+          qos: 1,
+        })
+      ),
+    );
+    await waitFor(async () => (await readLines(`${dir}/executed.txt`)).length >= 200, {
+      what: "200 executions",
+    });
+    first.kill("SIGKILL");
+    await first.exited();
+    await publishing; // the broker holds the rest in mandrill's session
+  }
+  const executedBefore = (await readLines(`${dir}/executed.txt`)).length;
+  assert.ok(executedBefore < 2000, "the kill came too late to prove anything");
+  {
+    await using second = MandrillProcess.start(["run", "--config", config]);
+    await waitFor(() => {
+      using store = Store.open(`${dir}/m.db`);
+      const c = store.counts();
+      return c.pending === 0 && c.started === 0 && c.done === 2000;
+    }, { what: "every request done in the store", timeoutMs: 120_000 });
+    second.kill("SIGTERM");
+    assert.equal((await second.exited()).code, 0);
+  }
+  const executed = (await readLines(`${dir}/executed.txt`)).map((l) => l.split(" ")[1]!);
+  assert.equal(new Set(executed).size, executed.length, "an id was executed twice");
+  const outcomes = accountFor(`${dir}/m.db`, ids);
+  const executedSet = new Set(executed);
+  for (const [id, outcome] of outcomes) {
+    if (outcome === "succeeded") {
+      assert.ok(executedSet.has(id), `${id} reported succeeded but never ran`);
+    } else assert.ok(outcome === "interrupted" || outcome === "skipped", `${id} ended ${outcome}`);
+  }
+  const interrupted = [...outcomes].filter(([, o]) => o === "interrupted").map(([id]) => id);
+  const interruptedEvents = new Set(events.phase("interrupted").map((e) => e.id));
+  for (const id of interrupted) {
+    assert.ok(interruptedEvents.has(id), `${id} interrupted without an event`);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("run: a broker restart mid-stream loses no request", async () => {
+  await using broker = await Mosquitto.start({ persistence: true });
+  const dir = await Deno.makeTempDir();
+  const config = await writeConfig(dir, broker.url, 100);
+  const ids = Array.from({ length: 600 }, (_, i) => `b-${i}`);
+  await using proc = MandrillProcess.start(["run", "--config", config]);
+  await proc.waitForLine(/Connected to/);
+  {
+    await using pub = await connectClient(broker.url, "publisher-b");
+    const first = ids.slice(0, 300).map((id, i) =>
+      pub.publishAsync("mandrill/restart", JSON.stringify({ id, host: `web-${i % 100}` }), {
+        qos: 1,
+      })
+    );
+    await Promise.all(first);
+    await waitFor(async () => (await readLines(`${dir}/executed.txt`)).length >= 50, {
+      what: "50 executions",
+    });
+    await broker.stop();
+    await broker.start();
+    await waitFor(() => proc.lines.filter((l) => /Connected to/.test(l)).length >= 2, {
+      what: "mandrill to reconnect",
+    });
+    await pub.endAsync();
+  }
+  {
+    await using pub = await connectClient(broker.url, "publisher-b2");
+    await Promise.all(
+      ids.slice(300).map((id, i) =>
+        pub.publishAsync("mandrill/restart", JSON.stringify({ id, host: `web-${i % 100}` }), {
+          qos: 1,
+        })
+      ),
+    );
+  }
+  await waitFor(() => {
+    using store = Store.open(`${dir}/m.db`);
+    const c = store.counts();
+    return c.pending === 0 && c.started === 0 && c.done === 600;
+  }, { what: "all 600 requests done", timeoutMs: 120_000 });
+  proc.kill("SIGTERM");
+  assert.equal((await proc.exited()).code, 0);
+  const executed = (await readLines(`${dir}/executed.txt`)).map((l) => l.split(" ")[1]!);
+  assert.equal(new Set(executed).size, executed.length, "an id was executed twice");
+  const outcomes = accountFor(`${dir}/m.db`, ids);
+  const ok = [...outcomes.values()].filter((o) => o === "succeeded").length;
+  assert.equal(ok, 600, `only ${ok} of 600 succeeded`);
+  await Deno.remove(dir, { recursive: true });
+});

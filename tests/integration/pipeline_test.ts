@@ -1,0 +1,215 @@
+/**
+ * The restart pipeline end to end, in process, over a real Mosquitto:
+ * exactly-once execution, garbage dead-lettered, per-host and global limits.
+ */
+import assert from "node:assert/strict";
+import { parseConfig } from "../../src/config/mod.ts";
+import { Controller } from "../../src/controller.ts";
+import { Mosquitto } from "../_helpers/mosquitto.ts";
+import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
+import { waitFor } from "../_helpers/wait.ts";
+
+/** A command executor script that appends "host id" to `file`. */
+function appendArgv(file: string): string[] {
+  return ["sh", "-c", `echo "$1 $MANDRILL_REQUEST_ID" >> '${file}'`, "sh"];
+}
+
+async function readLines(file: string): Promise<string[]> {
+  const text = await Deno.readTextFile(file).catch(() => "");
+  return text.split("\n").filter((l) => l.length > 0);
+}
+
+function hostsConfig(n: number, group?: (i: number) => string) {
+  return Object.fromEntries(
+    Array.from(
+      { length: n },
+      (_, i) => [`web-${i}`, { executor: "local", ...(group ? { group: group(i) } : {}) }],
+    ),
+  );
+}
+
+Deno.test("pipeline: 1,000 requests for 200 hosts each run exactly once with a succeeded event", async () => {
+  await using broker = await Mosquitto.start();
+  const dir = await Deno.makeTempDir();
+  const out = `${dir}/executed.txt`;
+  const config = parseConfig({
+    mqtt: { url: broker.url, clientId: "mandrill-it-1" },
+    store: { path: `${dir}/m.db` },
+    http: { listen: null },
+    executors: { local: { type: "command", argv: appendArgv(out) } },
+    hosts: hostsConfig(200),
+    policy: { minIntervalSec: 0, maxPerHour: 100000, maxConcurrent: 16, maxConcurrentPerGroup: 16 },
+  });
+  await using events = await EventCollector.start(broker.url);
+  await using controller = await Controller.start(config);
+  await controller.conn.waitConnected();
+  await using pub = await connectClient(broker.url);
+  // Five requests per host, all published at once: each host's run one after another.
+  const payloads = Array.from(
+    { length: 1000 },
+    (_, i) => JSON.stringify({ id: `r-${i}`, host: `web-${i % 200}` }),
+  );
+  await publishAll(pub, "mandrill/restart", payloads);
+  await events.waitTerminal(1000, { timeoutMs: 120_000 });
+  const lines = await readLines(out);
+  const ids = lines.map((l) => l.split(" ")[1]!);
+  assert.equal(new Set(ids).size, ids.length, "an id was executed twice");
+  assert.equal(ids.length, 1000);
+  const succeeded = new Set(events.phase("succeeded").map((e) => e.id));
+  assert.equal(succeeded.size, 1000);
+  for (const l of lines) {
+    const [host, id] = l.split(" ");
+    assert.equal(
+      host,
+      `web-${Number(id!.split("-")[1]) % 200}`,
+      `id ${id} ran on the wrong host ${host}`,
+    );
+  }
+  await controller.shutdown();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("pipeline: garbage is dead-lettered with a reason, never executed, valid requests all run", async () => {
+  await using broker = await Mosquitto.start();
+  const dir = await Deno.makeTempDir();
+  const out = `${dir}/executed.txt`;
+  const config = parseConfig({
+    mqtt: { url: broker.url, clientId: "mandrill-it-2" },
+    store: { path: `${dir}/m.db` },
+    http: { listen: null },
+    executors: { local: { type: "command", argv: appendArgv(out) } },
+    hosts: hostsConfig(20),
+    policy: { minIntervalSec: 0, maxPerHour: 100000, maxConcurrent: 8, maxConcurrentPerGroup: 8 },
+  });
+  await using events = await EventCollector.start(broker.url);
+  await using controller = await Controller.start(config);
+  await controller.conn.waitConnected();
+  await using pub = await connectClient(broker.url);
+  const garbage: (string | Uint8Array)[] = [
+    "not json at all",
+    '{"id": 5, "host": [] }',
+    JSON.stringify({ id: "g-big", host: "web-1", reason: "x".repeat(1024 * 1024) }),
+    JSON.stringify({ id: "g-semi", host: "web-1;rm -rf /" }),
+    JSON.stringify({ id: "g-subst", host: "$(reboot)" }),
+    JSON.stringify({ id: "g-dots", host: "../x" }),
+    JSON.stringify({ id: "g-long", host: "a".repeat(300) }),
+    JSON.stringify({ id: "g-uni", host: "wéb-1" }),
+    "",
+    new Uint8Array([0xff, 0xfe, 0x00, 0x7b]),
+    JSON.stringify({ id: "bad id with spaces", host: "web-1" }),
+    "[1,2,3]",
+    "null",
+  ];
+  const valid = Array.from(
+    { length: 20 },
+    (_, i) => JSON.stringify({ id: `v-${i}`, host: `web-${i}` }),
+  );
+  const mixed: (string | Uint8Array)[] = [];
+  for (let i = 0; i < Math.max(garbage.length, valid.length); i++) {
+    if (garbage[i] !== undefined) mixed.push(garbage[i]!);
+    if (valid[i] !== undefined) mixed.push(valid[i]!);
+  }
+  await publishAll(pub, "mandrill/restart", mixed);
+  await waitFor(
+    () => events.phase("succeeded").length >= 20 && events.deadLetters.length >= garbage.length,
+    {
+      what: "20 successes and every dead letter",
+      timeoutMs: 30_000,
+    },
+  );
+  const executed = (await readLines(out)).map((l) => l.split(" ")[1]!);
+  assert.deepEqual(executed.sort(), valid.map((v) => JSON.parse(v).id).sort());
+  assert.equal(events.deadLetters.length, garbage.length);
+  for (const dl of events.deadLetters) {
+    assert.ok(dl.error.length > 0, "dead letter without a reason");
+    assert.ok(dl.payload.length <= 4096, "dead letter payload not cut at 4 KiB");
+  }
+  const reasons = events.deadLetters.map((d) => d.error).join("\n");
+  assert.match(reasons, /not JSON/);
+  assert.match(reasons, /too large/);
+  assert.match(reasons, /host: must be an RFC 1123 host name/);
+  assert.match(reasons, /empty payload/);
+  const rejected = new Set(events.phase("rejected").map((e) => e.id));
+  for (const id of ["g-semi", "g-subst", "g-dots", "g-long", "g-uni"]) {
+    assert.ok(rejected.has(id), `${id} not rejected`);
+  }
+  assert.equal(controller.store.deadLetters(100).length, garbage.length);
+  assert.equal(controller.conn.connected, true, "mandrill dropped its connection");
+  await controller.shutdown();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("pipeline: 500 requests for one host run once, the rest are skipped with a reason", async () => {
+  await using broker = await Mosquitto.start();
+  const dir = await Deno.makeTempDir();
+  const out = `${dir}/executed.txt`;
+  const config = parseConfig({
+    mqtt: { url: broker.url, clientId: "mandrill-it-3" },
+    store: { path: `${dir}/m.db` },
+    http: { listen: null },
+    executors: { local: { type: "command", argv: appendArgv(out) } },
+    hosts: hostsConfig(1),
+  });
+  await using events = await EventCollector.start(broker.url);
+  await using controller = await Controller.start(config);
+  await controller.conn.waitConnected();
+  await using pub = await connectClient(broker.url);
+  const payloads = Array.from(
+    { length: 500 },
+    (_, i) => JSON.stringify({ id: `one-${i}`, host: "web-0" }),
+  );
+  await publishAll(pub, "mandrill/restart", payloads);
+  await events.waitTerminal(500);
+  assert.equal((await readLines(out)).length, 1);
+  assert.equal(events.phase("succeeded").length, 1);
+  const skipped = events.phase("skipped");
+  assert.equal(skipped.length, 499);
+  for (const s of skipped) assert.match(s.detail ?? "", /less than minIntervalSec/);
+  await controller.shutdown();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("pipeline: with 50 hosts and maxConcurrent 3, at most 3 executors run at once", async () => {
+  await using broker = await Mosquitto.start();
+  const dir = await Deno.makeTempDir();
+  // The executor itself counts how many copies of it run at once, under flock.
+  const script = `${dir}/restart.sh`;
+  await Deno.writeTextFile(
+    script,
+    `#!/bin/sh
+exec 9>>"${dir}/lock"
+flock 9; n=$(cat "${dir}/cur" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "${dir}/cur"; echo $n >> "${dir}/samples"; flock -u 9
+sleep 0.2
+flock 9; n=$(cat "${dir}/cur"); echo $((n-1)) > "${dir}/cur"; flock -u 9
+`,
+  );
+  await Deno.chmod(script, 0o755);
+  const config = parseConfig({
+    mqtt: { url: broker.url, clientId: "mandrill-it-4" },
+    store: { path: `${dir}/m.db` },
+    http: { listen: null },
+    executors: { local: { type: "command", argv: [script] } },
+    hosts: hostsConfig(50, (i) => `g${i % 10}`),
+    policy: { minIntervalSec: 0, maxPerHour: 1000, maxConcurrent: 3, maxConcurrentPerGroup: 3 },
+  });
+  await using events = await EventCollector.start(broker.url);
+  await using controller = await Controller.start(config);
+  await controller.conn.waitConnected();
+  await using pub = await connectClient(broker.url);
+  const payloads = Array.from(
+    { length: 50 },
+    (_, i) => JSON.stringify({ id: `c-${i}`, host: `web-${i}` }),
+  );
+  await publishAll(pub, "mandrill/restart", payloads);
+  await events.waitTerminal(50);
+  assert.equal(events.phase("succeeded").length, 50);
+  const samples = (await readLines(`${dir}/samples`)).map(Number);
+  assert.equal(samples.length, 50);
+  assert.equal(
+    Math.max(...samples),
+    3,
+    `concurrency seen by the executor: ${Math.max(...samples)}`,
+  );
+  await controller.shutdown();
+  await Deno.remove(dir, { recursive: true });
+});

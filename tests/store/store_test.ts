@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { Store } from "../../src/store/mod.ts";
+
+const req = (id: string, host = "web-1") => ({ id, host });
+
+Deno.test("store.insertRequest() keeps one row per id and reports duplicates", () => {
+  using store = Store.open(":memory:");
+  assert.equal(store.insertRequest(req("a"), 1), true);
+  assert.equal(store.insertRequest(req("a", "web-2"), 2), false);
+  assert.equal(store.get("a")?.host, "web-1");
+  assert.deepEqual(store.counts(), { pending: 1, started: 0, done: 0 });
+});
+
+Deno.test("store.pendingAfter() pages pending rows in arrival order", () => {
+  using store = Store.open(":memory:");
+  for (let i = 0; i < 5; i++) store.insertRequest(req(`r${i}`), i);
+  store.markStarted("r1", 10);
+  const first = store.pendingAfter(0, 2);
+  assert.deepEqual(first.map((r) => r.id), ["r0", "r2"]);
+  const rest = store.pendingAfter(first.at(-1)!.seq, 10);
+  assert.deepEqual(rest.map((r) => r.id), ["r3", "r4"]);
+});
+
+Deno.test("store.interruptStarted() turns started rows into interrupted ones, once", () => {
+  using store = Store.open(":memory:");
+  store.insertRequest(req("a"), 1);
+  store.insertRequest(req("b"), 1);
+  assert.equal(store.markStarted("a", 2), true);
+  assert.equal(store.markStarted("a", 3), false, "a started row cannot start again");
+  const rows = store.interruptStarted(5);
+  assert.deepEqual(rows.map((r) => r.id), ["a"]);
+  assert.equal(store.get("a")?.outcome, "interrupted");
+  assert.equal(store.get("b")?.state, "pending");
+  assert.deepEqual(store.interruptStarted(6), []);
+  assert.equal(store.finish("a", "succeeded", null, 7), false, "a finished row keeps its outcome");
+});
+
+Deno.test("store survives reopening: the file keeps rows and schema version", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    {
+      using store = Store.open(`${dir}/m.db`);
+      store.insertRequest(req("a"), 1);
+      store.historyStart({
+        id: "a",
+        host: "web-1",
+        executor: "ssh",
+        requestedBy: null,
+        reason: null,
+        startedAt: 10,
+      });
+      store.historyFinish("a", "succeeded", "ok", 20, 10);
+      store.historyRecovered("a", 50, 40);
+      store.addDeadLetter({ topic: "t", payload: "x", error: "bad", ts: 3 });
+    }
+    using store = Store.open(`${dir}/m.db`);
+    assert.equal(store.get("a")?.id, "a");
+    const h = store.historyGet("a");
+    assert.equal(h?.recoveryMs, 40);
+    assert.equal(h?.durationMs, 10);
+    assert.deepEqual(store.restartsSince(0), [{ host: "web-1", startedAt: 10 }]);
+    assert.equal(store.deadLetters()[0]?.error, "bad");
+    const list = store.listRequests({ host: "web-1" });
+    assert.equal(list[0]?.execution?.outcome, "succeeded");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
