@@ -213,3 +213,53 @@ flock 9; n=$(cat "${dir}/cur"); echo $((n-1)) > "${dir}/cur"; flock -u 9
   await controller.shutdown();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("pipeline: after a broker restart that lost the session, mandrill resubscribes (MQTT 3.1.1 too)", async (t) => {
+  for (const protocolVersion of [5, 4] as const) {
+    await t.step(`protocolVersion ${protocolVersion}`, async () => {
+      await using broker = await Mosquitto.start({ persistence: false });
+      const dir = await Deno.makeTempDir();
+      const out = `${dir}/executed.txt`;
+      const config = parseConfig({
+        mqtt: {
+          url: broker.url,
+          clientId: `mandrill-it-5-${protocolVersion}`,
+          protocolVersion,
+          reconnectMinMs: 50,
+          reconnectMaxMs: 500,
+        },
+        store: { path: `${dir}/m.db` },
+        http: { listen: null },
+        executors: { local: { type: "command", argv: appendArgv(out) } },
+        hosts: hostsConfig(2),
+        policy: { minIntervalSec: 0 },
+      });
+      await using controller = await Controller.start(config);
+      await controller.conn.waitConnected();
+      {
+        await using pub = await connectClient(broker.url);
+        await publishAll(pub, "mandrill/restart", [
+          JSON.stringify({ id: "before", host: "web-0" }),
+        ]);
+        await waitFor(async () => (await readLines(out)).length === 1, {
+          what: "the first request to run",
+        });
+      }
+      await broker.stop(); // no persistence: the broker forgets mandrill's subscription
+      await broker.start();
+      await waitFor(() => controller.conn.connected, { what: "mandrill to reconnect" });
+      await using pub = await connectClient(broker.url);
+      // The subscription is restored asynchronously after the reconnect; retry the
+      // publish with fresh ids until one lands (a lost one is simply not delivered).
+      let n = 0;
+      await waitFor(async () => {
+        await publishAll(pub, "mandrill/restart", [
+          JSON.stringify({ id: `after-${n++}`, host: "web-1" }),
+        ]);
+        return (await readLines(out)).some((l) => l.startsWith("web-1 after-"));
+      }, { what: "a request after the broker restart to run", intervalMs: 100 });
+      await controller.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    });
+  }
+});

@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { Store } from "../../src/store/mod.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+async function mandrill(...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-check", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("mandrill history lists requests newest first, with executions, filtered by host", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const db = `${dir}/m.db`;
+    {
+      using store = Store.open(db);
+      store.insertRequest({ id: "a-1", host: "web-1" }, 1000);
+      store.insertRequest({ id: "b-2", host: "web-2" }, 2000);
+      store.insertRequest({ id: "c-3", host: "web-1", reason: "disk full" }, 3000);
+      store.markStarted("a-1", 1100);
+      store.historyStart({
+        id: "a-1",
+        host: "web-1",
+        executor: "ssh",
+        requestedBy: null,
+        reason: null,
+        startedAt: 1100,
+      });
+      store.historyFinish("a-1", "succeeded", "ok", 3600, 2500);
+      store.historyRecovered("a-1", 45_000, 43_900);
+      store.finish("a-1", "succeeded", "ok", 3600);
+      store.finish("b-2", "skipped", "dry run", 2100);
+    }
+    await Deno.writeTextFile(`${dir}/c.json`, JSON.stringify({ store: { path: db } }));
+    const all = await mandrill("history", "--config", `${dir}/c.json`);
+    assert.equal(all.code, 0, all.stderr);
+    const lines = all.stdout.trim().split("\n");
+    assert.deepEqual(lines.slice(1).map((l) => l.split("\t")[1]), ["c-3", "b-2", "a-1"]);
+    assert.match(lines[3]!, /\tweb-1\tsucceeded\tssh\t2\.5s\t43\.9s\t/);
+    assert.match(lines[1]!, /\tpending\t/);
+    const json = await mandrill(
+      "history",
+      "--config",
+      `${dir}/c.json`,
+      "--host",
+      "web-1",
+      "--json",
+    );
+    assert.equal(json.code, 0, json.stderr);
+    const rows = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(rows.map((r) => r.id), ["c-3", "a-1"]);
+    assert.equal(rows[1].execution.recoveryMs, 43_900);
+    const bad = await mandrill("history", "--config", `${dir}/c.json`, "--host", "web_1;x");
+    assert.equal(bad.code, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
