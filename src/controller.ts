@@ -50,6 +50,7 @@ export class Controller implements AsyncDisposable {
   readonly #abort = new AbortController();
   readonly #running: Promise<void>;
   #intakeOpen = true;
+  readonly #options: ControllerOptions;
   #shutdown: Promise<void> | undefined;
 
   private constructor(
@@ -59,6 +60,7 @@ export class Controller implements AsyncDisposable {
     options: ControllerOptions,
   ) {
     this.#config = config;
+    this.#options = options;
     this.store = store;
     this.conn = conn;
     this.topics = topics(config.mqtt.topicPrefix);
@@ -108,6 +110,23 @@ export class Controller implements AsyncDisposable {
   /** Resolves when the dispatcher stops (after shutdown). */
   get done(): Promise<void> {
     return this.#running;
+  }
+
+  /**
+   * Applies a new config live (SIGHUP): hosts, executors, policy and chaos take
+   * effect for the next decision. Sections that need a restart (`mqtt`, `store`,
+   * `http`) keep their old values; their names are returned so the caller can warn.
+   */
+  reload(next: Config): { restartNeeded: string[] } {
+    const old = this.#config;
+    const restartNeeded = (["mqtt", "store", "http"] as const).filter((k) =>
+      JSON.stringify(old[k]) !== JSON.stringify(next[k])
+    );
+    const executors = this.#options.executors ?? buildExecutors(next.executors);
+    this.#config = { ...next, mqtt: old.mqtt, store: old.store, http: old.http };
+    this.#executors = executors;
+    this.dispatcher.applyPolicy();
+    return { restartNeeded };
   }
 
   #resolveHost(host: string): HostTarget | undefined {

@@ -6,14 +6,15 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/mod.ts";
-import { Controller } from "../controller.ts";
-import { errorMessage, log, setupLogging } from "../log.ts";
+import { runService } from "../service.ts";
+import { errorMessage, setupLogging } from "../log.ts";
 
 /** Usage text of `mandrill run`. */
 export const RUN_USAGE = `Usage: mandrill run --config FILE [--debug]
 
 Runs the controller: consumes restart requests from MQTT, decides, restarts,
 records and reports. SIGINT/SIGTERM drain and exit 0; a second signal exits at once.
+SIGHUP reloads hosts, executors and policy; SIGUSR1 logs the work in flight.
 
 Options:
   -c, --config FILE  Config file (JSON; see "mandrill config schema")
@@ -61,30 +62,5 @@ export async function runCommand(args: string[]): Promise<number> {
     level: debug ? "debug" : config.log.level,
     format: config.log.format,
   });
-  const logger = log("run");
-  const controller = await Controller.start(config);
-  let signals = 0;
-  const onSignal = (sig: Deno.Signal) => () => {
-    signals++;
-    if (signals > 1) {
-      logger.error("Second {sig}: exiting at once", { sig });
-      Deno.exit(130);
-    }
-    logger.info("Received {sig}: shutting down gracefully", { sig });
-    controller.shutdown().catch((err) =>
-      logger.error("Shutdown failed: {error}", { error: errorMessage(err) })
-    );
-  };
-  const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => {
-    const h = onSignal(sig);
-    Deno.addSignalListener(sig, h);
-    return [sig, h] as const;
-  });
-  try {
-    await controller.done;
-    await controller.shutdown();
-    return 0;
-  } finally {
-    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
-  }
+  return await runService(config, { configPath: values.config });
 }

@@ -1,0 +1,128 @@
+/**
+ * The composition root of `mandrill run`: the controller plus everything a
+ * service needs around it — signals (SIGINT/SIGTERM drain, a second exits at
+ * once, SIGHUP reloads, SIGUSR1 dumps in-flight work) and a global error net
+ * that turns any bug into a loud, graceful, non-zero exit.
+ * @module
+ */
+import { ConfigError, loadConfig } from "./config/mod.ts";
+import type { Config } from "./config/mod.ts";
+import { Controller } from "./controller.ts";
+import { errorMessage, log } from "./log.ts";
+
+/** Options of {@linkcode runService}. */
+export interface ServiceOptions {
+  /** The config file, re-read on SIGHUP. */
+  configPath: string;
+  /**
+   * Test-only fault injection: `"throw"` throws from a timer callback,
+   * `"reject"` leaves a rejected promise unhandled, shortly after start.
+   * Default: none (from `MANDRILL_TEST_FAULT`).
+   */
+  fault?: string;
+}
+
+/** Exit status after a second signal: the process did not drain. */
+export const EXIT_FORCED = 130;
+/** Exit status after an unexpected error. */
+export const EXIT_BUG = 70;
+
+/** Runs the controller until a signal or a bug stops it; resolves to the exit status. */
+export async function runService(config: Config, options: ServiceOptions): Promise<number> {
+  const logger = log("run");
+  const controller = await Controller.start(config);
+  let exitCode = 0;
+  let signals = 0;
+
+  const fatal = (kind: string, err: unknown) => {
+    exitCode = EXIT_BUG;
+    logger.fatal("Unexpected {kind}: {error}; shutting down", {
+      kind,
+      error: errorMessage(err),
+      stack: err instanceof Error ? err.stack : undefined,
+    });
+    controller.shutdown().catch(() => {});
+  };
+  const onRejection = (e: PromiseRejectionEvent) => {
+    e.preventDefault();
+    fatal("unhandled rejection", e.reason);
+  };
+  const onError = (e: ErrorEvent) => {
+    e.preventDefault();
+    fatal("uncaught error", e.error ?? e.message);
+  };
+  globalThis.addEventListener("unhandledrejection", onRejection);
+  globalThis.addEventListener("error", onError);
+
+  const stop = (sig: Deno.Signal) => () => {
+    if (++signals > 1) {
+      logger.error("Second {sig}: exiting at once", { sig });
+      Deno.exit(EXIT_FORCED);
+    }
+    logger.info("Received {sig}: shutting down gracefully", { sig });
+    controller.shutdown().catch((err) => {
+      exitCode ||= 1;
+      logger.error("Shutdown finished with errors: {error}", { error: errorMessage(err) });
+    });
+  };
+  const reload = () => {
+    loadConfig(options.configPath).then((next) => {
+      const { restartNeeded } = controller.reload(next);
+      logger.info("Reloaded {file}: hosts {hosts}, policy and executors applied", {
+        file: options.configPath,
+        hosts: Object.keys(next.hosts).length,
+      });
+      if (restartNeeded.length > 0) {
+        logger.warn("Changes to {sections} need a restart and were not applied", {
+          sections: restartNeeded.join(", "),
+        });
+      }
+    }, (err) => {
+      const issues = err instanceof ConfigError ? err.message : errorMessage(err);
+      logger.error("Reload rejected, keeping the running config:\n{issues}", { issues });
+    });
+  };
+  const dumpTasks = () => {
+    const now = Date.now();
+    const tasks = controller.dispatcher.inFlight();
+    logger.info("{n} requests in flight", { n: tasks.length });
+    for (const t of tasks) {
+      logger.info("in flight: {id} {host} {phase} for {ageMs} ms", { ...t, ageMs: now - t.since });
+    }
+  };
+  const handlers: [Deno.Signal, () => void][] = [
+    ["SIGINT", stop("SIGINT")],
+    ["SIGTERM", stop("SIGTERM")],
+    ["SIGHUP", reload],
+    ["SIGUSR1", dumpTasks],
+  ];
+  for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
+
+  const fault = options.fault ?? Deno.env.get("MANDRILL_TEST_FAULT");
+  if (fault) _injectFault(fault);
+
+  try {
+    await controller.done.catch((err) => fatal("dispatcher failure", err));
+    await controller.shutdown().catch((err) => {
+      exitCode ||= 1;
+      logger.error("Shutdown finished with errors: {error}", { error: errorMessage(err) });
+    });
+    return exitCode;
+  } finally {
+    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+    globalThis.removeEventListener("unhandledrejection", onRejection);
+    globalThis.removeEventListener("error", onError);
+  }
+}
+
+/** Test-only: a bug in an unexpected place, to prove the error net holds. */
+function _injectFault(kind: string): void {
+  log("run").warn("Test fault {kind} armed (MANDRILL_TEST_FAULT)", { kind });
+  setTimeout(() => {
+    if (kind === "reject") {
+      Promise.reject(new Error("test fault: unhandled rejection from a forgotten promise"));
+    } else {
+      throw new Error("test fault: thrown from a timer callback");
+    }
+  }, 200);
+}

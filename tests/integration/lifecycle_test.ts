@@ -1,0 +1,169 @@
+/**
+ * `mandrill run`'s lifecycle as a real process: graceful SIGTERM with work in
+ * flight, SIGHUP reloads, and the global error net.
+ */
+import assert from "node:assert/strict";
+import { Store } from "../../src/store/mod.ts";
+import { Mosquitto } from "../_helpers/mosquitto.ts";
+import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
+import { MandrillProcess } from "../_helpers/process.ts";
+import { waitFor } from "../_helpers/wait.ts";
+
+async function readLines(file: string): Promise<string[]> {
+  const text = await Deno.readTextFile(file).catch(() => "");
+  return text.split("\n").filter((l) => l.length > 0);
+}
+
+function config(dir: string, url: string, extra: Record<string, unknown>) {
+  return {
+    mqtt: { url, clientId: `mandrill-life-${crypto.randomUUID().slice(0, 6)}` },
+    store: { path: `${dir}/m.db` },
+    http: { listen: null },
+    ...extra,
+  };
+}
+
+Deno.test("run: SIGTERM with 20 restarts in flight and graceSec 1 exits 0 quickly; a restart accounts for every id", async () => {
+  await using broker = await Mosquitto.start();
+  const dir = await Deno.makeTempDir();
+  // Slow (10 s) until the test creates the "fast" file.
+  const script = `${dir}/restart.sh`;
+  await Deno.writeTextFile(
+    script,
+    `#!/bin/sh\necho "$1 $MANDRILL_REQUEST_ID" >> "${dir}/executed.txt"\n[ -e "${dir}/fast" ] || exec sleep 10\n`,
+  );
+  await Deno.chmod(script, 0o755);
+  const file = `${dir}/mandrill.json`;
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify(config(dir, broker.url, {
+      executors: { local: { type: "command", argv: [script], timeoutSec: 60 } },
+      hosts: Object.fromEntries(
+        Array.from({ length: 25 }, (_, i) => [`web-${i}`, { executor: "local" }]),
+      ),
+      policy: { minIntervalSec: 0, maxConcurrent: 20, maxConcurrentPerGroup: 20 },
+      shutdown: { graceSec: 1 },
+    })),
+  );
+  const ids = Array.from({ length: 25 }, (_, i) => `t-${i}`);
+  {
+    await using proc = MandrillProcess.start(["run", "--config", file]);
+    await proc.waitForLine(/Connected to/);
+    await using pub = await connectClient(broker.url);
+    await publishAll(
+      pub,
+      "mandrill/restart",
+      ids.map((id, i) => JSON.stringify({ id, host: `web-${i}` })),
+    );
+    await waitFor(async () => (await readLines(`${dir}/executed.txt`)).length >= 20, {
+      what: "20 restarts in flight",
+    });
+    const t0 = performance.now();
+    proc.kill("SIGTERM");
+    const status = await proc.exited();
+    const tookMs = performance.now() - t0;
+    assert.equal(status.code, 0, proc.lines.slice(-10).join("\n"));
+    assert.ok(tookMs < 3000, `exit took ${Math.round(tookMs)} ms`);
+    assert.ok(proc.lines.some((l) => /Grace period over: aborting/.test(l)));
+  }
+  await Deno.writeTextFile(`${dir}/fast`, "");
+  {
+    await using proc = MandrillProcess.start(["run", "--config", file]);
+    await waitFor(() => {
+      using store = Store.open(`${dir}/m.db`);
+      const c = store.counts();
+      return c.done === 25 && c.pending === 0 && c.started === 0;
+    }, { what: "every request done after the restart", timeoutMs: 30_000 });
+    proc.kill("SIGTERM");
+    assert.equal((await proc.exited()).code, 0);
+  }
+  const executed = (await readLines(`${dir}/executed.txt`)).map((l) => l.split(" ")[1]!);
+  assert.equal(new Set(executed).size, executed.length, "an id ran twice");
+  using store = Store.open(`${dir}/m.db`);
+  const outcomes = ids.map((id) => store.get(id)!.outcome);
+  assert.equal(outcomes.filter((o) => o === "interrupted").length, 20, outcomes.join(","));
+  assert.equal(outcomes.filter((o) => o === "succeeded").length, 5, outcomes.join(","));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("run: SIGHUP keeps the old config when the new one is broken, and applies a valid one live", async () => {
+  await using broker = await Mosquitto.start();
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/mandrill.json`;
+  const base = config(dir, broker.url, {
+    executors: {
+      local: { type: "command", argv: ["sh", "-c", `echo "$1" >> '${dir}/executed.txt'`, "sh"] },
+    },
+    policy: { minIntervalSec: 0 },
+  });
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({ ...base, hosts: { "web-0": { executor: "local" } } }),
+  );
+  await using events = await EventCollector.start(broker.url);
+  await using proc = MandrillProcess.start(["run", "--config", file]);
+  await proc.waitForLine(/Connected to/);
+  await using pub = await connectClient(broker.url);
+  const request = async (id: string) => {
+    await publishAll(pub, "mandrill/restart", [JSON.stringify({ id, host: "web-1" })]);
+    return await waitFor(
+      () =>
+        events.events.find((e) => e.id === id && e.phase !== "received" && e.phase !== "started"),
+      {
+        what: `the outcome of ${id}`,
+      },
+    );
+  };
+  assert.match((await request("h-1")).detail ?? "", /^unknown host/);
+
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({
+      ...base,
+      hosts: { "web-1": { executor: "nope" } },
+      policy: { maxConcurrent: -1 },
+    }),
+  );
+  proc.kill("SIGHUP");
+  await proc.waitForLine(/Reload rejected/);
+  const rejected = proc.lines.find((l) => /Reload rejected/.test(l))!;
+  assert.match(rejected, /policy\.maxConcurrent/);
+  assert.match(rejected, /unknown executor/);
+  assert.match((await request("h-2")).detail ?? "", /^unknown host/);
+
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({
+      ...base,
+      hosts: { "web-0": { executor: "local" }, "web-1": { executor: "local" } },
+    }),
+  );
+  proc.kill("SIGHUP");
+  await proc.waitForLine(/Reloaded/);
+  assert.equal((await request("h-3")).phase, "succeeded");
+  assert.deepEqual(await readLines(`${dir}/executed.txt`), ["web-1"]);
+  proc.kill("SIGTERM");
+  assert.equal((await proc.exited()).code, 0);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("run: a bug in an unexpected place ends the process non-zero with a log line naming it", async (t) => {
+  await using broker = await Mosquitto.start();
+  for (const fault of ["throw", "reject"]) {
+    await t.step(fault, async () => {
+      const dir = await Deno.makeTempDir();
+      const file = `${dir}/mandrill.json`;
+      await Deno.writeTextFile(file, JSON.stringify(config(dir, broker.url, {})));
+      await using proc = MandrillProcess.start(["run", "--config", file], {
+        env: { MANDRILL_TEST_FAULT: fault },
+      });
+      const status = await proc.exited();
+      assert.notEqual(status.code, 0);
+      const line = proc.lines.find((l) => /test fault/.test(l) && /Unexpected/.test(l));
+      assert.ok(line, proc.lines.slice(-10).join("\n"));
+      assert.equal(JSON.parse(line).level, "FATAL");
+      assert.ok(proc.lines.some((l) => /Shutdown complete/.test(l)), "no graceful shutdown");
+      await Deno.remove(dir, { recursive: true });
+    });
+  }
+});
