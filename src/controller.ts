@@ -17,6 +17,7 @@ import { Dispatcher, type HostTarget } from "./pipeline/dispatcher.ts";
 import { type EventSink, teeSinks } from "./pipeline/events.ts";
 import { mqttEventSink } from "./pipeline/mqtt_sink.ts";
 import { Store } from "./store/mod.ts";
+import type { Metrics } from "./http/metrics.ts";
 
 /** Options of {@linkcode Controller.start}. */
 export interface ControllerOptions {
@@ -26,6 +27,8 @@ export interface ControllerOptions {
   sinks?: EventSink[];
   /** Replaces executors built from config, by name (tests). */
   executors?: ReadonlyMap<string, Executor>;
+  /** Metrics to feed. Default: none. */
+  metrics?: Metrics;
 }
 
 /** Error raised when a message arrives after intake stopped: it is not acknowledged. */
@@ -74,8 +77,16 @@ export class Controller implements AsyncDisposable {
       executors: () => this.#executors,
       resolveHost: (host) => this.#resolveHost(host),
       policy: () => this.#config.policy,
+      onPhase: (phase, info) => options.metrics?.onPhase(phase, info),
+      onHistoryError: (err) => options.metrics?.onHistoryError(err),
     });
-    const intake = new Intake({ store, events, clock, onAccepted: () => this.dispatcher.wake() });
+    const intake = new Intake({
+      store,
+      events,
+      clock,
+      onAccepted: () => this.dispatcher.wake(),
+      onResult: (r) => options.metrics?.onIntake(r),
+    });
     const filter = config.mqtt.sharedGroup
       ? `$share/${config.mqtt.sharedGroup}/${this.topics.restart}`
       : this.topics.restart;
@@ -100,6 +111,15 @@ export class Controller implements AsyncDisposable {
       store.close();
       throw err;
     }
+  }
+
+  /** Whether the controller can take work: broker connected and store open. */
+  readiness(): { ok: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (!this.conn.connected) reasons.push("MQTT broker disconnected");
+    if (!this.store.isOpen) reasons.push("store closed");
+    if (this.#shutdown) reasons.push("shutting down");
+    return { ok: reasons.length === 0, reasons };
   }
 
   /** The config in force. */

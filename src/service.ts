@@ -9,17 +9,22 @@ import { ConfigError, loadConfig } from "./config/mod.ts";
 import type { Config } from "./config/mod.ts";
 import { Controller } from "./controller.ts";
 import { errorMessage, log } from "./log.ts";
+import { LagMonitor } from "./debug/mod.ts";
+import { Metrics, startHttpServer } from "./http/mod.ts";
 
 /** Options of {@linkcode runService}. */
 export interface ServiceOptions {
   /** The config file, re-read on SIGHUP. */
   configPath: string;
   /**
-   * Test-only fault injection: `"throw"` throws from a timer callback,
-   * `"reject"` leaves a rejected promise unhandled, shortly after start.
+   * Test-only fault injection, shortly after start: `"throw"` throws from a
+   * timer callback, `"reject"` leaves a rejected promise unhandled, `"block"`
+   * blocks the event loop for 300 ms.
    * Default: none (from `MANDRILL_TEST_FAULT`).
    */
   fault?: string;
+  /** Debug mode: log event-loop stalls above `debug.slowMs`. Default: `config.debug.enabled`. */
+  debug?: boolean;
 }
 
 /** Exit status after a second signal: the process did not drain. */
@@ -30,12 +35,32 @@ export const EXIT_BUG = 70;
 /** Runs the controller until a signal or a bug stops it; resolves to the exit status. */
 export async function runService(config: Config, options: ServiceOptions): Promise<number> {
   const logger = log("run");
-  const controller = await Controller.start(config);
+  const debug = options.debug ?? config.debug.enabled;
+  using lag = new LagMonitor({ slowMs: debug ? config.debug.slowMs : Infinity }).start();
+  if (debug) {
+    logger.info("Debug mode: reporting event-loop stalls over {ms} ms", {
+      ms: config.debug.slowMs,
+    });
+  }
+  const metrics = new Metrics();
+  const controller = await Controller.start(config, { metrics });
+  metrics.bindSources({
+    inboxPending: () => (controller.store.isOpen ? controller.store.counts().pending : 0),
+    mqttConnected: () => controller.conn.connected,
+    eventLoopLagSeconds: () => lag.lagSeconds,
+    inflight: () => controller.dispatcher.inFlight().length,
+  });
+  await using _http = config.http.listen === null ? undefined : _startHttp(config.http.listen, {
+    metrics,
+    ready: () => controller.readiness(),
+    tasks: () => controller.dispatcher.inFlight(),
+  });
   let exitCode = 0;
   let signals = 0;
 
   const fatal = (kind: string, err: unknown) => {
     exitCode = EXIT_BUG;
+    metrics.onUnhandled(err);
     logger.fatal("Unexpected {kind}: {error}; shutting down", {
       kind,
       error: errorMessage(err),
@@ -68,6 +93,7 @@ export async function runService(config: Config, options: ServiceOptions): Promi
   const reload = () => {
     loadConfig(options.configPath).then((next) => {
       const { restartNeeded } = controller.reload(next);
+      metrics.onReload(true);
       logger.info("Reloaded {file}: hosts {hosts}, policy and executors applied", {
         file: options.configPath,
         hosts: Object.keys(next.hosts).length,
@@ -78,6 +104,7 @@ export async function runService(config: Config, options: ServiceOptions): Promi
         });
       }
     }, (err) => {
+      metrics.onReload(false);
       const issues = err instanceof ConfigError ? err.message : errorMessage(err);
       logger.error("Reload rejected, keeping the running config:\n{issues}", { issues });
     });
@@ -119,10 +146,26 @@ export async function runService(config: Config, options: ServiceOptions): Promi
 function _injectFault(kind: string): void {
   log("run").warn("Test fault {kind} armed (MANDRILL_TEST_FAULT)", { kind });
   setTimeout(() => {
+    if (kind === "block") {
+      const end = performance.now() + 300;
+      while (performance.now() < end) { /* a deliberate 300 ms blocking call */ }
+      return;
+    }
     if (kind === "reject") {
       Promise.reject(new Error("test fault: unhandled rejection from a forgotten promise"));
     } else {
       throw new Error("test fault: thrown from a timer callback");
     }
   }, 200);
+}
+
+function _startHttp(listen: string, options: Parameters<typeof startHttpServer>[1]) {
+  const server = startHttpServer(listen, options);
+  log("http").info(
+    "Serving /metrics, /healthz, /readyz, /debug/tasks on http://{hostname}:{port}",
+    {
+      ...server.addr,
+    },
+  );
+  return server;
 }

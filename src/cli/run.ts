@@ -57,10 +57,10 @@ export async function runCommand(args: string[]): Promise<number> {
     }
     throw err;
   }
-  const debug = values.debug || Deno.env.get("MANDRILL_DEBUG") === "1";
+  const debug = values.debug || Deno.env.get("MANDRILL_DEBUG") === "1" || config.debug.enabled;
   await using _logging = await setupLogging({
     level: debug ? "debug" : config.log.level,
     format: config.log.format,
   });
-  return await runService(config, { configPath: values.config });
+  return await runService(config, { configPath: values.config, debug });
 }

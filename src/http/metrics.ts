@@ -1,0 +1,288 @@
+/**
+ * Prometheus metrics of the controller, on a registry of their own (never
+ * prom-client's global one, so tests can build several side by side). The
+ * controller feeds them through a few `onXxx` hooks that match the
+ * dispatcher's and intake's callbacks; gauges that mirror live state (inbox,
+ * MQTT link, event-loop lag) are read through callbacks at scrape time.
+ * @module
+ */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Phase } from "../contract/messages.ts";
+import type { ExecuteOutcome } from "../executors/types.ts";
+import type { IntakeResult } from "../intake/intake.ts";
+import { errorMessage, log } from "../log.ts";
+import { SKIP_REASON_LABELS, skipReasonLabel } from "./skip_reason.ts";
+
+export { SKIP_REASON_LABELS, type SkipReasonLabel, skipReasonLabel } from "./skip_reason.ts";
+
+/** Every value of the `result` label of `mandrill_requests_total`. */
+export const REQUEST_RESULTS = [
+  "received",
+  "rejected",
+  "duplicate",
+  "succeeded",
+  "failed",
+  "skipped",
+  "interrupted",
+] as const;
+/** One value of the `result` label of `mandrill_requests_total`. */
+export type RequestResult = typeof REQUEST_RESULTS[number];
+
+/** What the dispatcher passes with each phase (same shape as its `onPhase` callback). */
+export interface PhaseInfo {
+  /** The host the request is for. */
+  host: string;
+  /** Config name of the executor, once one was chosen. */
+  executor?: string;
+  /** The event's detail; for `skipped`, the gate's reason. */
+  detail?: string;
+  /** The executor's outcome, on phases that ended an execution. */
+  outcome?: ExecuteOutcome;
+  /** How long the execution took, retries included, ms. */
+  durationMs?: number;
+}
+
+/** Live values read at scrape time. Each is optional; a missing one leaves its gauge at 0. */
+export interface MetricsSources {
+  /** Rows pending in the inbox, e.g. `() => store.counts().pending`. */
+  inboxPending?: () => number;
+  /** Whether the MQTT link is up, e.g. `() => conn.connected`. */
+  mqttConnected?: () => boolean;
+  /** Event-loop lag in seconds, e.g. `() => lagMonitor.lagSeconds`. */
+  eventLoopLagSeconds?: () => number;
+  /**
+   * Work in flight, e.g. `() => dispatcher.inFlight().length`. Default: the
+   * count of restarts between their `started` phase and their end, as seen
+   * through {@linkcode Metrics.onPhase}.
+   */
+  inflight?: () => number;
+}
+
+/** Options of {@linkcode Metrics}. */
+export interface MetricsOptions extends MetricsSources {
+  /** Buckets of `mandrill_restart_duration_seconds`. Default: 0.1 s to 5 min. */
+  durationBuckets?: number[];
+  /** Buckets of `mandrill_recovery_seconds`. Default: 5 s to 1 h. */
+  recoveryBuckets?: number[];
+}
+
+const _DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const _RECOVERY_BUCKETS = [5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600];
+const _TERMINAL: ReadonlySet<Phase> = new Set(["succeeded", "failed", "interrupted"]);
+
+/** The controller's Prometheus metrics, rendered by `GET /metrics`. */
+export class Metrics {
+  /** The registry holding every metric below (own, not prom-client's global one). */
+  readonly registry: Registry = new Registry();
+  #sources: MetricsSources;
+  #executing = 0;
+  readonly #failedSources = new Set<string>();
+
+  readonly #requests: Counter<"result">;
+  readonly #skips: Counter<"reason">;
+  readonly #restarts: Counter<"executor" | "outcome">;
+  readonly #duration: Histogram<"executor">;
+  readonly #recovery: Histogram;
+  readonly #deadletters: Counter;
+  readonly #historyErrors: Counter;
+  readonly #unhandled: Counter;
+  readonly #reloads: Counter<"result">;
+
+  /** Builds every metric on a fresh registry; `options` documents the defaults. */
+  constructor(options: MetricsOptions = {}) {
+    const { durationBuckets, recoveryBuckets, ...sources } = options;
+    this.#sources = sources;
+    const registers = [this.registry];
+    const p = "mandrill_";
+    this.#requests = new Counter({
+      name: `${p}requests_total`,
+      help: "Restart requests by how they ended (or were received).",
+      labelNames: ["result"],
+      registers,
+    });
+    for (const result of REQUEST_RESULTS) this.#requests.inc({ result }, 0);
+    this.#skips = new Counter({
+      name: `${p}skips_total`,
+      help: "Requests skipped by the policy gate, by reason.",
+      labelNames: ["reason"],
+      registers,
+    });
+    for (const reason of SKIP_REASON_LABELS) this.#skips.inc({ reason }, 0);
+    this.#restarts = new Counter({
+      name: `${p}restarts_total`,
+      help: "Restarts executed, by executor and outcome kind.",
+      labelNames: ["executor", "outcome"],
+      registers,
+    });
+    this.#duration = new Histogram({
+      name: `${p}restart_duration_seconds`,
+      help: "How long an executor took to restart a host, retries included.",
+      labelNames: ["executor"],
+      buckets: durationBuckets ?? _DURATION_BUCKETS,
+      registers,
+    });
+    this.#recovery = new Histogram({
+      name: `${p}recovery_seconds`,
+      help: "From the start of a restart until the host reported a new boot.",
+      buckets: recoveryBuckets ?? _RECOVERY_BUCKETS,
+      registers,
+    });
+    this.#gauge(`${p}inflight`, "Restarts in flight.", () => this.#inflight());
+    this.#gauge(`${p}inbox_pending`, "Inbox rows waiting to be dispatched.", () => {
+      return this.#read("inboxPending", () => this.#sources.inboxPending?.());
+    });
+    this.#deadletters = new Counter({
+      name: `${p}deadletters_total`,
+      help: "Messages dead-lettered (invalid payloads).",
+      registers,
+    });
+    this.#gauge(`${p}mqtt_connected`, "1 while connected to the broker, else 0.", () => {
+      const up = this.#read("mqttConnected", () => this.#sources.mqttConnected?.());
+      return up === undefined ? undefined : up ? 1 : 0;
+    });
+    this.#gauge(`${p}event_loop_lag_seconds`, "Recent worst event-loop lag.", () => {
+      return this.#read("eventLoopLagSeconds", () => this.#sources.eventLoopLagSeconds?.());
+    });
+    this.#historyErrors = new Counter({
+      name: `${p}history_save_errors_total`,
+      help: "Failures to save restart history.",
+      registers,
+    });
+    this.#unhandled = new Counter({
+      name: `${p}unhandled_errors_total`,
+      help: "Errors caught by the last-resort handler.",
+      registers,
+    });
+    this.#reloads = new Counter({
+      name: `${p}config_reloads_total`,
+      help: "Config reloads (SIGHUP), by result.",
+      labelNames: ["result"],
+      registers,
+    });
+    for (const result of ["ok", "error"]) this.#reloads.inc({ result }, 0);
+  }
+
+  /** Content type of {@linkcode render}'s output (Prometheus text format 0.0.4). */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Adds or replaces live sources once the parts they read exist. */
+  bindSources(sources: MetricsSources): void {
+    this.#sources = { ...this.#sources, ...sources };
+  }
+
+  /**
+   * Counts one phase from the dispatcher; pass as its `onPhase`. Counts
+   * `skipped`, `succeeded`, `failed`, `interrupted` in `requests_total`; a phase
+   * carrying an outcome also feeds `restarts_total` and the duration histogram.
+   * `received`, `rejected` and `recovered` are ignored here: they arrive through
+   * {@linkcode onIntake} and {@linkcode onRecovered}.
+   */
+  onPhase(phase: Phase, info: PhaseInfo): void {
+    if (phase === "started") {
+      this.#executing++;
+      return;
+    }
+    if (phase === "skipped") {
+      this.#requests.inc({ result: "skipped" });
+      this.#skips.inc({ reason: skipReasonLabel(info.detail) });
+      return;
+    }
+    if (!_TERMINAL.has(phase)) return;
+    this.#requests.inc({ result: phase });
+    // Only a restart that went through `started` carries an outcome; a row found
+    // `started` after a crash is reported as interrupted without one.
+    if (info.outcome === undefined) return;
+    this.#executing = Math.max(0, this.#executing - 1);
+    const executor = info.executor ?? "unknown";
+    this.#restarts.inc({ executor, outcome: info.outcome.kind });
+    if (info.durationMs !== undefined && Number.isFinite(info.durationMs)) {
+      this.#duration.observe({ executor }, Math.max(0, info.durationMs) / 1000);
+    }
+  }
+
+  /**
+   * Counts one intake result; pass as intake's `onResult`. Every rejection is
+   * also dead-lettered, so it counts in `deadletters_total` too.
+   */
+  onIntake(result: IntakeResult): void {
+    switch (result.kind) {
+      case "accepted":
+        this.#requests.inc({ result: "received" });
+        break;
+      case "duplicate":
+        this.#requests.inc({ result: "duplicate" });
+        break;
+      case "rejected":
+        this.#requests.inc({ result: "rejected" });
+        this.#deadletters.inc();
+        break;
+    }
+  }
+
+  /** Counts a dead letter that did not come through {@linkcode onIntake}. */
+  onDeadLetter(): void {
+    this.#deadletters.inc();
+  }
+
+  /** Records how long a host took to come back, in ms since its restart started. */
+  onRecovered(ms: number): void {
+    if (Number.isFinite(ms)) this.#recovery.observe(Math.max(0, ms) / 1000);
+  }
+
+  /** Counts a failure to save history; fits the dispatcher's `onHistoryError`. */
+  onHistoryError(_err?: unknown): void {
+    this.#historyErrors.inc();
+  }
+
+  /** Counts an error caught by the last-resort handler. */
+  onUnhandled(_err?: unknown): void {
+    this.#unhandled.inc();
+  }
+
+  /** Counts a config reload, successful or not. */
+  onReload(ok: boolean): void {
+    this.#reloads.inc({ result: ok ? "ok" : "error" });
+  }
+
+  /** Renders every metric in the Prometheus text format. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  #inflight(): number {
+    if (!this.#sources.inflight) return this.#executing;
+    return this.#read("inflight", () => this.#sources.inflight?.()) ?? this.#executing;
+  }
+
+  #gauge(name: string, help: string, read: () => number | undefined): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        const v = read();
+        if (v !== undefined) this.set(v);
+      },
+    });
+  }
+
+  /** Reads a source; a source that throws must not break the scrape (logged once). */
+  #read<T>(name: string, fn: () => T | undefined): T | undefined {
+    try {
+      const v = fn();
+      this.#failedSources.delete(name);
+      return v;
+    } catch (err) {
+      if (!this.#failedSources.has(name)) {
+        this.#failedSources.add(name);
+        log("http").warn("Metrics source {name} failed: {error}", {
+          name,
+          error: errorMessage(err),
+        });
+      }
+      return undefined;
+    }
+  }
+}

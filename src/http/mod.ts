@@ -1,0 +1,6 @@
+/**
+ * The HTTP endpoint and the Prometheus metrics it serves.
+ * @module
+ */
+export * from "./metrics.ts";
+export * from "./server.ts";
