@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { FakeClock } from "../../src/clock.ts";
+import { FakeExecutor } from "../../src/executors/fake.ts";
+import type { ExecuteOutcome } from "../../src/executors/types.ts";
+import { Dispatcher, type DispatchPolicy } from "../../src/pipeline/dispatcher.ts";
+import { RecordingEventSink } from "../../src/pipeline/events.ts";
+import { Store } from "../../src/store/mod.ts";
+import { waitFor } from "../_helpers/wait.ts";
+
+const policy: DispatchPolicy = {
+  dryRun: false,
+  minIntervalSec: 0,
+  maxPerHour: 1000,
+  minUptimeSec: 0,
+  maxConcurrent: 4,
+  maxConcurrentPerGroup: 4,
+  retry: { attempts: 1, minDelayMs: 1, maxDelayMs: 2 },
+};
+
+/** A dispatcher over an in-memory store, running until disposed. */
+function harness(
+  options: { executor: FakeExecutor; policy?: Partial<DispatchPolicy>; store?: Store },
+) {
+  const store = options.store ?? Store.open(":memory:");
+  const events = new RecordingEventSink();
+  const clock = new FakeClock();
+  const historyErrors: unknown[] = [];
+  const dispatcher = new Dispatcher({
+    store,
+    events,
+    clock,
+    executors: () => new Map([["fake", options.executor]]),
+    resolveHost: (
+      host,
+    ) => (host.startsWith("web-") ? { executor: "fake", group: "web" } : undefined),
+    policy: () => ({ ...policy, ...options.policy }),
+    onHistoryError: (err) => historyErrors.push(err),
+  });
+  const stop = new AbortController();
+  const abort = new AbortController();
+  const running = dispatcher.run({ stop: stop.signal, abort: abort.signal });
+  const submit = (id: string, host: string) => {
+    store.insertRequest({ id, host }, clock.now());
+    dispatcher.wake();
+  };
+  return {
+    store,
+    events,
+    dispatcher,
+    historyErrors,
+    submit,
+    async [Symbol.asyncDispose]() {
+      stop.abort();
+      abort.abort();
+      await running;
+      store.close();
+    },
+  };
+}
+
+Deno.test("dispatcher retries a failed restart per policy.retry, then reports failed", async () => {
+  const outcomes: ExecuteOutcome[] = [
+    { kind: "connect", detail: "refused" },
+    { kind: "exit", code: 1, detail: "boom" },
+    { kind: "timeout", detail: "slow" },
+  ];
+  const executor = new FakeExecutor({
+    outcome: () => Promise.resolve(outcomes.shift() ?? { kind: "ok" }),
+  });
+  await using h = harness({
+    executor,
+    policy: { retry: { attempts: 3, minDelayMs: 1, maxDelayMs: 2 } },
+  });
+  h.submit("r-1", "web-1");
+  const ev = await waitFor(() =>
+    h.events.events.find((e) => e.id === "r-1" && e.phase === "failed")
+  );
+  assert.equal(executor.calls.length, 3);
+  assert.match(ev.detail ?? "", /^timeout: slow/);
+  assert.equal(h.store.get("r-1")?.outcome, "failed");
+});
+
+Deno.test("dispatcher does not retry what retrying cannot fix (auth failure)", async () => {
+  const executor = new FakeExecutor({ outcome: { kind: "auth", detail: "Permission denied" } });
+  await using h = harness({
+    executor,
+    policy: { retry: { attempts: 5, minDelayMs: 1, maxDelayMs: 2 } },
+  });
+  h.submit("r-1", "web-1");
+  await waitFor(() => h.events.phase("failed").length === 1);
+  assert.equal(executor.calls.length, 1);
+});
+
+Deno.test("dispatcher: a failed history save is logged and counted, and the restart's event still goes out", async () => {
+  const store = Store.open(":memory:");
+  store.historyStart = () => {
+    throw new Error("disk full");
+  };
+  const executor = new FakeExecutor({ outcome: { kind: "ok" } });
+  await using h = harness({ executor, store });
+  h.submit("r-1", "web-1");
+  await waitFor(() => h.events.phase("succeeded").length === 1);
+  assert.equal(h.historyErrors.length, 1);
+  assert.match(String(h.historyErrors[0]), /disk full/);
+  assert.equal(h.store.get("r-1")?.outcome, "succeeded");
+});
+
+Deno.test("dispatcher never runs two actions on one host at once and honours maxConcurrentPerGroup", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => release = r);
+  const perHost = new Map<string, number>();
+  let maxPerHost = 0;
+  const executor = new FakeExecutor({
+    outcome: async (req) => {
+      const n = (perHost.get(req.host) ?? 0) + 1;
+      perHost.set(req.host, n);
+      maxPerHost = Math.max(maxPerHost, n);
+      await gate;
+      perHost.set(req.host, perHost.get(req.host)! - 1);
+      return { kind: "ok" };
+    },
+  });
+  await using h = harness({ executor, policy: { maxConcurrent: 10, maxConcurrentPerGroup: 2 } });
+  for (let i = 0; i < 6; i++) h.submit(`r-${i}`, `web-${i % 3}`);
+  await executor.waitForRunning(2);
+  assert.equal(h.dispatcher.inFlight().length, 6, "all six claimed, four waiting");
+  assert.equal(executor.running, 2, "group limit exceeded");
+  release();
+  await waitFor(() => h.events.phase("succeeded").length === 6);
+  assert.equal(executor.maxRunning, 2);
+  assert.equal(maxPerHost, 1, "two actions ran on one host at once");
+});
+
+Deno.test("dispatcher reports rows left started by a crash as interrupted and never runs them", async () => {
+  const store = Store.open(":memory:");
+  store.insertRequest({ id: "crashed", host: "web-1" }, 1);
+  store.markStarted("crashed", 2);
+  store.insertRequest({ id: "waiting", host: "web-2" }, 3);
+  const executor = new FakeExecutor({ outcome: { kind: "ok" } });
+  await using h = harness({ executor, store });
+  await waitFor(() => h.events.phase("succeeded").length === 1);
+  assert.deepEqual(h.events.phase("interrupted").map((e) => e.id), ["crashed"]);
+  assert.deepEqual(executor.calls.map((c) => c.req.id), ["waiting"]);
+});
