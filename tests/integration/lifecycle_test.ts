@@ -58,6 +58,16 @@ Deno.test("run: SIGTERM with 20 restarts in flight and graceSec 1 exits 0 quickl
     await waitFor(async () => (await readLines(`${dir}/executed.txt`)).length >= 20, {
       what: "20 restarts in flight",
     });
+    proc.kill("SIGUSR1");
+    await proc.waitForLine(/25 requests in flight/);
+    await waitFor(
+      () =>
+        proc.lines.filter((l) => /in flight: /.test(l) && JSON.parse(l).phase === "executing")
+          .length === 20,
+      {
+        what: "SIGUSR1 to log every task in flight",
+      },
+    );
     const t0 = performance.now();
     proc.kill("SIGTERM");
     const status = await proc.exited();
