@@ -50,11 +50,13 @@ export async function runService(config: Config, options: ServiceOptions): Promi
     eventLoopLagSeconds: () => lag.lagSeconds,
     inflight: () => controller.dispatcher.inFlight().length,
   });
-  await using _http = config.http.listen === null ? undefined : _startHttp(config.http.listen, {
-    metrics,
-    ready: () => controller.readiness(),
-    tasks: () => controller.dispatcher.inFlight(),
-  });
+  await using _http = config.http.listen === null
+    ? undefined
+    : startHttpServer(config.http.listen, {
+      metrics,
+      ready: () => controller.readiness(),
+      tasks: () => controller.dispatcher.inFlight(),
+    });
   let exitCode = 0;
   let signals = 0;
 
@@ -157,15 +159,4 @@ function _injectFault(kind: string): void {
       throw new Error("test fault: thrown from a timer callback");
     }
   }, 200);
-}
-
-function _startHttp(listen: string, options: Parameters<typeof startHttpServer>[1]) {
-  const server = startHttpServer(listen, options);
-  log("http").info(
-    "Serving /metrics, /healthz, /readyz, /debug/tasks on http://{hostname}:{port}",
-    {
-      ...server.addr,
-    },
-  );
-  return server;
 }
