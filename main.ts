@@ -7,6 +7,7 @@
 import { configCommand } from "./src/config/cli.ts";
 import { HISTORY_USAGE, historyCommand } from "./src/cli/history.ts";
 import { RUN_USAGE, runCommand } from "./src/cli/run.ts";
+import { PAUSE_USAGE, pauseCommand, RESUME_USAGE, resumeCommand } from "./src/cli/control.ts";
 import { VERSION } from "./src/version.ts";
 
 /** One `mandrill <name>` command. */
@@ -25,6 +26,16 @@ const COMMANDS: Record<string, Command> = {
     summary: "Show what happened to each request",
     usage: HISTORY_USAGE,
     run: historyCommand,
+  },
+  pause: {
+    summary: "Pause all new restarts (the kill switch)",
+    usage: PAUSE_USAGE,
+    run: (a) => pauseCommand(a),
+  },
+  resume: {
+    summary: "Resume restarts after a pause",
+    usage: RESUME_USAGE,
+    run: (a) => resumeCommand(a),
   },
   config: configCommand,
   version: {
