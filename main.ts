@@ -7,6 +7,7 @@
 import { configCommand } from "./src/config/cli.ts";
 import { HISTORY_USAGE, historyCommand } from "./src/cli/history.ts";
 import { RUN_USAGE, runCommand } from "./src/cli/run.ts";
+import { AGENT_USAGE, agentCommand } from "./src/cli/agent.ts";
 import { PAUSE_USAGE, pauseCommand, RESUME_USAGE, resumeCommand } from "./src/cli/control.ts";
 import { VERSION } from "./src/version.ts";
 
@@ -22,6 +23,7 @@ export interface Command {
 
 const COMMANDS: Record<string, Command> = {
   run: { summary: "Run the restart controller", usage: RUN_USAGE, run: runCommand },
+  agent: { summary: "Run the agent on a fleet host", usage: AGENT_USAGE, run: agentCommand },
   history: {
     summary: "Show what happened to each request",
     usage: HISTORY_USAGE,

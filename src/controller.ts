@@ -1,19 +1,21 @@
 /**
  * `mandrill run`: wires the parts — store, MQTT connection, intake, dispatcher,
- * executors — from a config, and shuts them down in order: stop taking new
- * work, let in-flight work finish up to `shutdown.graceSec`, abort the rest,
- * disconnect (flushing events), close the store.
+ * executors, fleet view, recovery tracking, kill switch, chaos — from a
+ * config, and shuts them down in order: stop taking new work, let in-flight
+ * work finish up to `shutdown.graceSec`, abort the rest, disconnect (flushing
+ * events), close the store.
  * @module
  */
+import { FleetWiring } from "./_fleet_wiring.ts";
+import type { ChaosScheduler } from "./chaos/mod.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config/mod.ts";
 import { type Topics, topics } from "./contract/topics.ts";
-import { buildExecutors } from "./executors/mod.ts";
 import type { Executor } from "./executors/types.ts";
 import { Intake } from "./intake/intake.ts";
 import { errorMessage, log } from "./log.ts";
 import { MqttConnection, type MqttSettings } from "./mqtt/connection.ts";
-import { Dispatcher, type HostTarget } from "./pipeline/dispatcher.ts";
+import { Dispatcher } from "./pipeline/dispatcher.ts";
 import { type EventSink, teeSinks } from "./pipeline/events.ts";
 import { mqttEventSink } from "./pipeline/mqtt_sink.ts";
 import { Store } from "./store/mod.ts";
@@ -49,6 +51,9 @@ export class Controller implements AsyncDisposable {
   readonly conn: MqttConnection;
   readonly dispatcher: Dispatcher;
   readonly topics: Topics;
+  /** Fleet view, recovery tracking and kill switch. */
+  readonly fleet: FleetWiring;
+  readonly #chaos: ChaosScheduler;
   readonly #stop = new AbortController();
   readonly #abort = new AbortController();
   readonly #running: Promise<void>;
@@ -67,16 +72,33 @@ export class Controller implements AsyncDisposable {
     this.store = store;
     this.conn = conn;
     this.topics = topics(config.mqtt.topicPrefix);
-    this.#executors = options.executors ?? buildExecutors(config.executors);
     const clock = options.clock ?? systemClock;
     const events = teeSinks(mqttEventSink(conn, this.topics), ...(options.sinks ?? []));
+    this.fleet = new FleetWiring({
+      config: () => this.#config,
+      conn,
+      topics: this.topics,
+      store,
+      events,
+      clock,
+      metrics: options.metrics,
+      signal: this.#abort.signal,
+    });
+    this.#executors = options.executors ?? this.fleet.buildExecutors(config);
+    const fleet = this.fleet;
     this.dispatcher = new Dispatcher({
       store,
       events,
       clock,
       executors: () => this.#executors,
-      resolveHost: (host) => this.#resolveHost(host),
+      resolveHost: (host) => fleet.resolveHost(host),
       policy: () => this.#config.policy,
+      uptimeOf: (host) => fleet.fleet.uptimeOf(host, clock.now()),
+      paused: () => fleet.killSwitch.paused(),
+      awaitingRecovery: (host) => fleet.recovery.isAwaiting(host),
+      outsideWindow: (req, target) => fleet.outsideWindow(req, target),
+      onStarted: (info) => fleet.onStarted(info.id, info.host),
+      onExecuted: (info) => fleet.onExecuted(info, this.#executors),
       onPhase: (phase, info) => options.metrics?.onPhase(phase, info),
       onHistoryError: (err) => options.metrics?.onHistoryError(err),
     });
@@ -94,7 +116,15 @@ export class Controller implements AsyncDisposable {
       if (!this.#intakeOpen) throw new IntakeClosedError("intake is closed: shutting down");
       intake.handle(topic, payload);
     });
-    this.#running = this.dispatcher.run({ stop: this.#stop.signal, abort: this.#abort.signal });
+    const chaosTopic = `${config.mqtt.topicPrefix}/chaos`;
+    this.#chaos = fleet.chaos({
+      submit: (req) => intake.handle(chaosTopic, new TextEncoder().encode(JSON.stringify(req))),
+      lastRestartAt: (host) => this.dispatcher.lastRestartAt(host),
+    });
+    this.#running = Promise.all([
+      this.dispatcher.run({ stop: this.#stop.signal, abort: this.#abort.signal }),
+      this.#chaos.run(this.#stop.signal),
+    ]).then(() => {});
   }
 
   /** Opens the store, connects, and starts dispatching. */
@@ -142,17 +172,11 @@ export class Controller implements AsyncDisposable {
     const restartNeeded = (["mqtt", "store", "http"] as const).filter((k) =>
       JSON.stringify(old[k]) !== JSON.stringify(next[k])
     );
-    const executors = this.#options.executors ?? buildExecutors(next.executors);
+    const executors = this.#options.executors ?? this.fleet.buildExecutors(next);
     this.#config = { ...next, mqtt: old.mqtt, store: old.store, http: old.http };
     this.#executors = executors;
     this.dispatcher.applyPolicy();
     return { restartNeeded };
-  }
-
-  #resolveHost(host: string): HostTarget | undefined {
-    const h = this.#config.hosts[host];
-    if (h) return { executor: h.executor, address: h.address, port: h.port, group: h.group };
-    return undefined;
   }
 
   /**
@@ -191,6 +215,7 @@ export class Controller implements AsyncDisposable {
     } finally {
       clearTimeout(timer);
     }
+    await this.fleet.recovery[Symbol.asyncDispose]().catch((err) => errors.push(err));
     await this.conn.close().catch((err) => errors.push(err));
     try {
       this.store.close();

@@ -35,7 +35,9 @@ export function skipReasonLabel(detail: string | undefined): SkipReasonLabel {
   if (d.includes("minintervalsec")) return "min_interval";
   if (d.includes("minuptimesec") || d.startsWith("uptime")) return "min_uptime";
   if (d.startsWith("maxperhour")) return "max_per_hour";
-  if (d.startsWith("outside the allowed time window")) return "window";
+  if (d.startsWith("outside the allowed time window") || d.startsWith("excluded date")) {
+    return "window";
+  }
   if (d.startsWith("paused")) return "paused";
   return "other";
 }

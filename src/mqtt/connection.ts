@@ -164,15 +164,22 @@ export class MqttConnection implements AsyncDisposable {
     if (this.#connected) await this.client.unsubscribeAsync(filter).catch(() => {});
   }
 
-  /** Publishes and resolves once the broker acknowledged (QoS 1) or the packet was written (QoS 0). */
+  /**
+   * Publishes and resolves once the broker acknowledged (QoS 1) or the packet
+   * was written (QoS 0). `expirySec` sets the MQTT 5 message expiry, so a
+   * message nobody took in time is dropped by the broker (ignored on 3.1.1).
+   */
   async publish(
     topic: string,
     payload: string,
-    options: { qos?: 0 | 1; retain?: boolean } = {},
+    options: { qos?: 0 | 1; retain?: boolean; expirySec?: number } = {},
   ): Promise<void> {
     await this.client.publishAsync(topic, payload, {
       qos: options.qos ?? 1,
       retain: options.retain ?? false,
+      properties: options.expirySec !== undefined && this.#settings.protocolVersion === 5
+        ? { messageExpiryInterval: Math.max(1, Math.ceil(options.expirySec)) }
+        : undefined,
     });
   }
 

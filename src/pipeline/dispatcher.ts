@@ -57,8 +57,14 @@ export interface DispatcherOptions {
   paused?: () => { reason?: string } | undefined;
   /** A host whose recovery is still awaited counts as being restarted. Default: none. */
   awaitingRecovery?: (host: string) => boolean;
-  /** Called after a restart succeeded, to start recovery tracking. */
-  onSucceeded?: (info: { id: string; host: string; target: HostTarget; startedAt: number }) => void;
+  /** Why a row may not run now because of a time window (full reason), if so. Default: never. */
+  outsideWindow?: (request: RestartRequest, host: HostTarget | undefined) => string | undefined;
+  /** Called when a row is marked started, just before its executor runs. */
+  onStarted?: (info: { id: string; host: string; target: HostTarget; startedAt: number }) => void;
+  /** Called after every executed restart with how it ended (recovery tracking starts on success). */
+  onExecuted?: (
+    info: { id: string; host: string; target: HostTarget; startedAt: number; outcome: Outcome },
+  ) => void;
   /** Called with every terminal or started phase (metrics). */
   onPhase?: (
     phase: Phase,
@@ -187,7 +193,13 @@ export class Dispatcher {
       restartsLastHour: this.#ledger.countLastHour(now),
       uptimeSec: this.#o.uptimeOf?.(row.host),
       paused: this.#o.paused?.(),
+      outsideWindow: this.#o.outsideWindow?.(row.request, target),
     });
+  }
+
+  /** When `host` was last restarted (ms), as the policy gate sees it. */
+  lastRestartAt(host: string): number | undefined {
+    return this.#ledger.lastRestartAt(host);
   }
 
   /**
@@ -246,6 +258,7 @@ export class Dispatcher {
     const startedAt = clock.now();
     if (!store.markStarted(row.id, startedAt)) return;
     this.#ledger.record(row.host, startedAt);
+    this.#o.onStarted?.({ id: row.id, host: row.host, target, startedAt });
     const flight = this.#claimed.get(row.id);
     if (flight) Object.assign(flight, { phase: "executing", since: startedAt });
     const req: RestartRequest = row.request;
@@ -298,9 +311,7 @@ export class Dispatcher {
       this.#o.onHistoryError?.(err);
     }
     this.#finish(row, phase, detail, { executor: target.executor, outcome, durationMs });
-    if (phase === "succeeded") {
-      this.#o.onSucceeded?.({ id: row.id, host: row.host, target, startedAt });
-    }
+    this.#o.onExecuted?.({ id: row.id, host: row.host, target, startedAt, outcome: phase });
   }
 
   async #executeWithRetry(

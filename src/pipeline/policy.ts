@@ -28,7 +28,7 @@ export interface GateState {
   uptimeSec?: number;
   /** The kill switch, with its reason, when engaged. */
   paused?: { reason?: string };
-  /** Set when a time window applies and the current time is outside it. */
+  /** Set, to the full reason, when a time window applies and the current time is outside it. */
   outsideWindow?: string;
 }
 
@@ -51,7 +51,7 @@ export function decide(
   if (state.paused) {
     return skip(state.paused.reason ? `paused: ${state.paused.reason}` : "paused");
   }
-  if (state.outsideWindow) return skip(`outside the allowed time window: ${state.outsideWindow}`);
+  if (state.outsideWindow) return skip(state.outsideWindow);
   if (settings.dryRun || request.dryRun) return skip("dry run");
   if (state.busy) return skip("host already being restarted");
   if (state.lastRestartAt !== undefined && settings.minIntervalSec > 0) {

@@ -219,7 +219,8 @@ Deno.test("skipReasonLabel() recognises what the real policy gate says", () => {
   const cases: [Partial<PolicySettings>, Partial<GateState>, string][] = [
     [{}, { known: false }, "unknown_host"],
     [{}, { paused: { reason: "incident" } }, "paused"],
-    [{}, { outsideWindow: "weekdays only" }, "window"],
+    [{}, { outsideWindow: "outside the allowed time window: weekdays only" }, "window"],
+    [{}, { outsideWindow: "excluded date of web: 2026-12-25 (UTC)" }, "window"],
     [{ dryRun: true }, {}, "dry_run"],
     [{}, { busy: true }, "busy"],
     [{}, { lastRestartAt: now - 10_000 }, "min_interval"],

@@ -28,7 +28,7 @@ Deno.test("policy.decide() applies every safety rule", async (t) => {
     { name: "paused without reason", state: { paused: {} }, expect: /^paused$/ },
     {
       name: "outside window",
-      state: { outsideWindow: "web: mon-fri 09:00-17:00 UTC" },
+      state: { outsideWindow: "outside the allowed time window: web mon-fri 09:00-17:00 UTC" },
       expect: /^outside the allowed time window/,
     },
     { name: "dry run by policy", settings: { dryRun: true }, expect: /^dry run$/ },
