@@ -49,6 +49,13 @@ export async function runService(config: Config, options: ServiceOptions): Promi
     mqttConnected: () => controller.conn.connected,
     eventLoopLagSeconds: () => lag.lagSeconds,
     inflight: () => controller.dispatcher.inFlight().length,
+    fleetHosts: () => controller.fleet.fleet.size,
+    fleetOnline: () => {
+      const fleet = controller.fleet.fleet;
+      let n = 0;
+      for (const h of fleet.hosts()) if (fleet.get(h)?.online) n++;
+      return n;
+    },
   });
   await using _http = config.http.listen === null
     ? undefined

@@ -56,6 +56,10 @@ export interface MetricsSources {
    * through {@linkcode Metrics.onPhase}.
    */
   inflight?: () => number;
+  /** Hosts in the fleet view, e.g. `() => fleet.size`. */
+  fleetHosts?: () => number;
+  /** Hosts whose agent is online. */
+  fleetOnline?: () => number;
 }
 
 /** Options of {@linkcode Metrics}. */
@@ -139,6 +143,12 @@ export class Metrics {
     this.#gauge(`${p}mqtt_connected`, "1 while connected to the broker, else 0.", () => {
       const up = this.#read("mqttConnected", () => this.#sources.mqttConnected?.());
       return up === undefined ? undefined : up ? 1 : 0;
+    });
+    this.#gauge(`${p}fleet_hosts`, "Hosts known from agents' heartbeats and status.", () => {
+      return this.#read("fleetHosts", () => this.#sources.fleetHosts?.());
+    });
+    this.#gauge(`${p}fleet_hosts_online`, "Hosts whose agent is online.", () => {
+      return this.#read("fleetOnline", () => this.#sources.fleetOnline?.());
     });
     this.#gauge(`${p}event_loop_lag_seconds`, "Recent worst event-loop lag.", () => {
       return this.#read("eventLoopLagSeconds", () => this.#sources.eventLoopLagSeconds?.());

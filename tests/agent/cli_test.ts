@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 
-const ENTRY = new URL("../../src/agent/main_agent.ts", import.meta.url).pathname;
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 async function agent(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-check", ENTRY, ...args],
+    args: ["run", "-A", "--no-check", MAIN, "agent", ...args],
     stdin: "null",
     env: { NO_COLOR: "1" },
   }).output();
