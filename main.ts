@@ -8,6 +8,7 @@ import { configCommand } from "./src/config/cli.ts";
 import { HISTORY_USAGE, historyCommand } from "./src/cli/history.ts";
 import { RUN_USAGE, runCommand } from "./src/cli/run.ts";
 import { AGENT_USAGE, agentCommand } from "./src/cli/agent.ts";
+import { DEV_USAGE, devCommand } from "./src/cli/dev.ts";
 import { PAUSE_USAGE, pauseCommand, RESUME_USAGE, resumeCommand } from "./src/cli/control.ts";
 import { VERSION } from "./src/version.ts";
 
@@ -23,6 +24,11 @@ export interface Command {
 
 const COMMANDS: Record<string, Command> = {
   run: { summary: "Run the restart controller", usage: RUN_USAGE, run: runCommand },
+  dev: {
+    summary: "Run broker, simulated fleet and controller locally",
+    usage: DEV_USAGE,
+    run: devCommand,
+  },
   agent: { summary: "Run the agent on a fleet host", usage: AGENT_USAGE, run: agentCommand },
   history: {
     summary: "Show what happened to each request",

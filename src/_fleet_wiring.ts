@@ -52,14 +52,7 @@ export class FleetWiring {
       clock,
       onResult: (host, result) => this.#agentExecutors.forEach((e) => e.handleResult(host, result)),
     });
-    this.killSwitch = new KillSwitch({
-      onChange: (s) =>
-        s
-          ? log("control").warn("Kill switch engaged: all new restarts paused ({reason})", {
-            reason: s.reason ?? "no reason",
-          })
-          : log("control").info("Kill switch released: restarts resume"),
-    });
+    this.killSwitch = new KillSwitch();
     routeKillSwitch(conn, topics, this.killSwitch);
     const recovery = options.config().recovery;
     this.recovery = new RecoveryTracker({
@@ -79,7 +72,6 @@ export class FleetWiring {
           ts: clock.now(),
         });
         metrics?.onRecovered(e.recoveryMs);
-        log("recovery").info("{host} recovered after {secs}s", { id: e.id, host: e.host, secs });
       },
       onTimeout: (e) => {
         events.event({

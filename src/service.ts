@@ -88,11 +88,17 @@ export async function runService(config: Config, options: ServiceOptions): Promi
   globalThis.addEventListener("unhandledrejection", onRejection);
   globalThis.addEventListener("error", onError);
 
+  let firstSignalAt = 0;
   const stop = (sig: Deno.Signal) => () => {
+    const now = performance.now();
     if (++signals > 1) {
+      // One Ctrl-C can arrive twice (terminal to the process group, and forwarded
+      // by a task runner such as `deno task`): a repeat within a second is the same one.
+      if (now - firstSignalAt < 1000) return;
       logger.error("Second {sig}: exiting at once", { sig });
       Deno.exit(EXIT_FORCED);
     }
+    firstSignalAt = now;
     logger.info("Received {sig}: shutting down gracefully", { sig });
     controller.shutdown().catch((err) => {
       exitCode ||= 1;

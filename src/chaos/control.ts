@@ -68,14 +68,14 @@ export class KillSwitch {
     const before = this.#state;
     this.#state = next;
     if (!_sameState(before, next)) {
-      const logger = log("chaos");
+      const logger = log("control");
       if (next) {
-        logger.warn("Chaos paused{reasonText}", {
+        logger.warn("Kill switch engaged: all new restarts paused{reasonText}", {
           reasonText: next.reason ? `: ${next.reason}` : "",
           reason: next.reason,
           by: next.by,
         });
-      } else logger.info("Chaos resumed");
+      } else logger.info("Kill switch released: restarts resume");
       this.#onChange?.(next);
     }
   }

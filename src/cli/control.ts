@@ -142,10 +142,10 @@ async function _controlCommand(
   }
   console.log(
     paused
-      ? `Chaos paused${
+      ? `Restarts paused (chaos and requests)${
         values.reason ? ` (${values.reason})` : ""
       }: retained on ${prefix}/control at ${url}.`
-      : `Chaos resumed: retained on ${prefix}/control at ${url}.`,
+      : `Restarts resumed: retained on ${prefix}/control at ${url}.`,
   );
   return 0;
 }

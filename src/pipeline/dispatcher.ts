@@ -370,11 +370,7 @@ export class Dispatcher {
     this.#o.store.finish(row.id, outcome, detail, now);
     this.#o.events.event({ id: row.id, host: row.host, phase: outcome, detail, ts: now });
     this.#o.onPhase?.(outcome, { host: row.host, detail, ...extra });
-    const level = outcome === "failed" || outcome === "interrupted"
-      ? "warn"
-      : outcome === "skipped"
-      ? "debug"
-      : "info";
+    const level = outcome === "failed" || outcome === "interrupted" ? "warn" : "info";
     log("dispatcher")[level]("Request {id} for {host} {outcome}: {detail}", {
       id: row.id,
       host: row.host,

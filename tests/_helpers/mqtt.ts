@@ -8,11 +8,12 @@ import { waitFor, type WaitOptions } from "./wait.ts";
 export async function connectClient(
   url: string,
   clientId?: string,
+  protocolVersion: 4 | 5 = 5,
 ): Promise<MqttClient & AsyncDisposable> {
   const client = await mqtt.connectAsync(url, {
     clientId: clientId ?? `test-${crypto.randomUUID().slice(0, 8)}`,
     reconnectPeriod: 200,
-    protocolVersion: 5,
+    protocolVersion,
   });
   return Object.assign(client, {
     [Symbol.asyncDispose]: async () => {

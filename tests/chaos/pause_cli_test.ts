@@ -80,7 +80,9 @@ Deno.test("mandrill pause/resume leave the kill switch retained on {p}/control",
     assert.equal(paused.code, 0, paused.stderr);
     assert.match(
       paused.stdout,
-      new RegExp(`^Chaos paused \\(incident 42\\): retained on ${prefix}/control`),
+      new RegExp(
+        `^Restarts paused \\(chaos and requests\\) \\(incident 42\\): retained on ${prefix}/control`,
+      ),
     );
     const onPause = await readRetained(broker.url, `${prefix}/control`);
     assert.equal(onPause.retain, true);
@@ -90,7 +92,7 @@ Deno.test("mandrill pause/resume leave the kill switch retained on {p}/control",
 
     const resumed = await capture(() => resumeCommand(["-c", file]));
     assert.equal(resumed.code, 0, resumed.stderr);
-    assert.match(resumed.stdout, /^Chaos resumed/);
+    assert.match(resumed.stdout, /^Restarts resumed/);
     const onResume = await readRetained(broker.url, `${prefix}/control`);
     assert.equal(onResume.retain, true);
     assert.equal(onResume.body.paused, false);

@@ -1,0 +1,106 @@
+/**
+ * `mandrill dev`: the whole system on one laptop — an embedded MQTT broker,
+ * a simulated fleet of agents and the controller with chaos on at a fast
+ * pace, logs in pretty form. Ctrl-C shuts everything down.
+ * @module
+ */
+import { parseConfig } from "../config/mod.ts";
+import type { Config, ConfigInput } from "../config/mod.ts";
+import { log } from "../log.ts";
+import { runService } from "../service.ts";
+import { startEmbeddedBroker } from "./broker.ts";
+import { SimulatedFleet } from "./sim_fleet.ts";
+
+/** Options of {@linkcode runDev}. */
+export interface DevOptions {
+  /** Simulated hosts. Default: 20. */
+  hosts?: number;
+  /** Broker port; 0 picks a free one. Default: 1883, or a free port when taken. */
+  port?: number;
+  /** HTTP port for /metrics; 0 picks a free one. Default: 9464, or a free port when taken. */
+  httpPort?: number;
+}
+
+const GROUPS = ["web", "api", "db"] as const;
+
+/** The controller config of dev mode for `hosts` simulated hosts. */
+export function devConfig(
+  options: { url: string; dir: string; hosts: number; httpPort: number },
+): Config {
+  const hosts: NonNullable<ConfigInput["hosts"]> = {};
+  for (let i = 1; i <= options.hosts; i++) {
+    hosts[`sim-${i}`] = { executor: "agent", group: GROUPS[i % GROUPS.length]! };
+  }
+  const chaosGroup = { meanTimeBetweenRestarts: "12s", minTimeBetweenRestarts: "4s" };
+  return parseConfig({
+    mqtt: {
+      url: options.url,
+      protocolVersion: 4,
+      clientId: "mandrill-dev",
+      reconnectMinMs: 200,
+      reconnectMaxMs: 2000,
+    },
+    store: { path: `${options.dir}/mandrill.db` },
+    http: { listen: `127.0.0.1:${options.httpPort}` },
+    executors: { agent: { type: "agent", timeoutSec: 10, staleSec: 10 } },
+    hosts,
+    policy: { maxConcurrent: 3, maxConcurrentPerGroup: 1, minIntervalSec: 15, maxPerHour: 1000 },
+    recovery: { timeoutSec: 60, probeIntervalSec: 1 },
+    chaos: {
+      enabled: true,
+      leashed: false,
+      tickSec: 1,
+      groups: Object.fromEntries(GROUPS.map((g) => [g, chaosGroup])),
+    },
+    shutdown: { graceSec: 5 },
+    log: { level: "info", format: "pretty" },
+  });
+}
+
+function _portFree(port: number): boolean {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs dev mode until SIGINT/SIGTERM; resolves to the exit status. */
+export async function runDev(options: DevOptions = {}): Promise<number> {
+  const logger = log("dev");
+  const n = options.hosts ?? 20;
+  const port = options.port ?? (_portFree(1883) ? 1883 : 0);
+  const httpPort = options.httpPort ?? (_portFree(9464) ? 9464 : 0);
+  const dir = await Deno.makeTempDir({ prefix: "mandrill-dev-" });
+  try {
+    await using broker = await startEmbeddedBroker(port);
+    const config = devConfig({ url: broker.url, dir, hosts: n, httpPort });
+    const configPath = `${dir}/mandrill.json`;
+    await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2));
+    logger.info("Embedded MQTT broker (aedes, MQTT 3.1.1) on {url}, port {port}", {
+      url: broker.url,
+      port: broker.port,
+    });
+    logger.info("Dev config: {configPath}", { configPath });
+    logger.info("Send a restart by hand: {cmd}", {
+      cmd:
+        `mosquitto_pub -p ${broker.port} -q 1 -t mandrill/restart -m '{"id":"manual-1","host":"sim-1"}'`,
+    });
+    logger.info(
+      "Pause chaos and requests: deno task mandrill pause --config {configPath} --reason 'coffee'",
+      {
+        configPath,
+      },
+    );
+    await using _fleet = SimulatedFleet.start({
+      url: broker.url,
+      hosts: Object.keys(config.hosts),
+      heartbeatSec: 1,
+    });
+    logger.info("Simulated fleet: {n} agents in groups {groups}", { n, groups: GROUPS.join(", ") });
+    return await runService(config, { configPath });
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
