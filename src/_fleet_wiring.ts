@@ -131,9 +131,26 @@ export class FleetWiring {
     return check.ok ? undefined : check.reason;
   }
 
-  /** Remembers the host's boot id as a restart starts, for recovery tracking. */
-  onStarted(id: string, host: string): void {
-    this.#bootIdAtStart.set(id, this.fleet.get(host)?.bootId);
+  /**
+   * Remembers the host's boot id as a restart starts, for recovery tracking:
+   * from its agent, or for SSH hosts without one, read over SSH first.
+   */
+  async onStarted(
+    info: { id: string; host: string; target: HostTarget },
+    executors: ReadonlyMap<string, Executor>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    let bootId = this.fleet.get(info.host)?.bootId;
+    const executor = executors.get(info.target.executor);
+    if (bootId === undefined && executor instanceof SshExecutor) {
+      const r = await executor.probeBootId(_execRequest(info), signal);
+      if (r.kind === "ok") bootId = r.bootId;
+      else {log("recovery").warn("Cannot read the boot id of {host} before restarting: {detail}", {
+          host: info.host,
+          detail: r.detail,
+        });}
+    }
+    this.#bootIdAtStart.set(info.id, bootId);
   }
 
   /** After a restart: on success, starts waiting for the host to come back. */
@@ -145,12 +162,7 @@ export class FleetWiring {
     this.#bootIdAtStart.delete(info.id);
     if (info.outcome !== "succeeded") return;
     const executor = executors.get(info.target.executor);
-    const req = {
-      id: info.id,
-      host: info.host,
-      address: info.target.address,
-      port: info.target.port,
-    };
+    const req = _execRequest(info);
     const probe = executor instanceof SshExecutor
       ? async (signal: AbortSignal) => {
         const r = await executor.probeBootId(req, signal);
@@ -203,4 +215,8 @@ function _safely(fn: () => void): void {
   } catch (err) {
     log("recovery").error("Cannot save recovery to history: {error}", { error: errorMessage(err) });
   }
+}
+
+function _execRequest(info: { id: string; host: string; target: HostTarget }) {
+  return { id: info.id, host: info.host, address: info.target.address, port: info.target.port };
 }

@@ -97,7 +97,7 @@ export class Controller implements AsyncDisposable {
       paused: () => fleet.killSwitch.paused(),
       awaitingRecovery: (host) => fleet.recovery.isAwaiting(host),
       outsideWindow: (req, target) => fleet.outsideWindow(req, target),
-      onStarted: (info) => fleet.onStarted(info.id, info.host),
+      onStarted: (info, signal) => fleet.onStarted(info, this.#executors, signal),
       onExecuted: (info) => fleet.onExecuted(info, this.#executors),
       onPhase: (phase, info) => options.metrics?.onPhase(phase, info),
       onHistoryError: (err) => options.metrics?.onHistoryError(err),

@@ -59,8 +59,14 @@ export interface DispatcherOptions {
   awaitingRecovery?: (host: string) => boolean;
   /** Why a row may not run now because of a time window (full reason), if so. Default: never. */
   outsideWindow?: (request: RestartRequest, host: HostTarget | undefined) => string | undefined;
-  /** Called when a row is marked started, just before its executor runs. */
-  onStarted?: (info: { id: string; host: string; target: HostTarget; startedAt: number }) => void;
+  /**
+   * Called when a row is marked started, before its executor runs, and awaited
+   * (e.g. to read the host's boot id for recovery tracking). Its errors are logged.
+   */
+  onStarted?: (
+    info: { id: string; host: string; target: HostTarget; startedAt: number },
+    signal: AbortSignal,
+  ) => void | Promise<void>;
   /** Called after every executed restart with how it ended (recovery tracking starts on success). */
   onExecuted?: (
     info: { id: string; host: string; target: HostTarget; startedAt: number; outcome: Outcome },
@@ -258,7 +264,6 @@ export class Dispatcher {
     const startedAt = clock.now();
     if (!store.markStarted(row.id, startedAt)) return;
     this.#ledger.record(row.host, startedAt);
-    this.#o.onStarted?.({ id: row.id, host: row.host, target, startedAt });
     const flight = this.#claimed.get(row.id);
     if (flight) Object.assign(flight, { phase: "executing", since: startedAt });
     const req: RestartRequest = row.request;
@@ -292,10 +297,15 @@ export class Dispatcher {
         this.#o.onHistoryError?.(err);
       }
     };
-    const [, outcome] = await Promise.all([
-      saveHistory(),
-      this.#executeWithRetry(row, target, signal),
-    ]);
+    const execute = async () => {
+      try {
+        await this.#o.onStarted?.({ id: row.id, host: row.host, target, startedAt }, signal);
+      } catch (err) {
+        log("dispatcher").warn("Before restarting: {error}", { error: errorMessage(err) });
+      }
+      return await this.#executeWithRetry(row, target, signal);
+    };
+    const [, outcome] = await Promise.all([saveHistory(), execute()]);
     const finishedAt = clock.now();
     const durationMs = finishedAt - startedAt;
     const phase: Outcome = outcome.kind === "ok"

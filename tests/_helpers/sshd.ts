@@ -44,15 +44,8 @@ export interface TestSshd extends AsyncDisposable {
   log(): string;
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  try {
-    return (listener.addr as Deno.NetAddr).port;
-  } finally {
-    listener.close();
-  }
-}
+export { freePort } from "./wait.ts";
+import { freePort } from "./wait.ts";
 
 /**
  * Starts sshd and waits until it accepts connections. Throws (never skips) when

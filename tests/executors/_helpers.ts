@@ -37,28 +37,8 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Options of {@linkcode waitFor}. */
-export interface WaitForOptions {
-  /** Give up after this long. Default: 5000 ms. */
-  timeoutMs?: number;
-  /** What is awaited, for the failure message. Default: "condition". */
-  what?: string;
-}
-
-/** Resolves once `check()` is true; throws after the deadline. Polls every 10 ms. */
-export async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  options: WaitForOptions = {},
-): Promise<void> {
-  const timeoutMs = options.timeoutMs ?? 5000;
-  const deadline = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${options.what ?? "condition"}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+import { waitFor } from "../_helpers/wait.ts";
+export { waitFor };
 
 /** True while `pid` is a live process (a zombie counts as dead). */
 export async function isAlive(pid: number): Promise<boolean> {
