@@ -1,12 +1,11 @@
-// deno-lint-ignore-file no-console
 /**
  * `mandrill agent --config FILE`: the agent on a fleet host. SIGINT/SIGTERM
  * publish the offline status, disconnect and exit 0 (a second signal exits at once).
  * @module
  */
-import { parseArgs } from "node:util";
 import { Agent } from "../agent/agent.ts";
-import { ConfigError, loadAgentConfig } from "../config/mod.ts";
+import { loadAgentConfig } from "../config/mod.ts";
+import { debugRequested, loadOrReport, parseCommand } from "./_common.ts";
 import { errorMessage, log, setupLogging } from "../log.ts";
 
 /** Usage text of `mandrill agent`. */
@@ -24,41 +23,15 @@ Options:
 
 /** Runs `mandrill agent` with its arguments; resolves to the exit status. */
 export async function agentCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: "string", short: "c" },
-        debug: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    console.error(`mandrill agent: ${errorMessage(err)}\n\n${AGENT_USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(AGENT_USAGE);
-    return 0;
-  }
-  if (!values.config) {
-    console.error(`mandrill agent: --config FILE is required\n\n${AGENT_USAGE}`);
-    return 2;
-  }
-  let config;
-  try {
-    config = await loadAgentConfig(values.config);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      return 1;
-    }
-    throw err;
-  }
-  const debug = values.debug || Deno.env.get("MANDRILL_DEBUG") === "1";
+  const values = parseCommand("agent", {
+    usage: AGENT_USAGE,
+    flags: { config: { type: "string", short: "c" }, debug: { type: "boolean" } },
+    args,
+  });
+  if (typeof values === "number") return values;
+  const config = await loadOrReport(() => loadAgentConfig(values.config!));
+  if ("exit" in config) return config.exit;
+  const debug = debugRequested(values.debug);
   await using _logging = await setupLogging({
     level: debug ? "debug" : config.log.level,
     format: config.log.format,

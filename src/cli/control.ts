@@ -5,10 +5,10 @@
  * every running instance (and every one started later) sees.
  * @module
  */
-import { parseArgs } from "node:util";
 import { publishControl } from "../chaos/control.ts";
 import type { Clock } from "../clock.ts";
-import { type Config, ConfigError, loadConfig } from "../config/mod.ts";
+import { type Config, loadConfig } from "../config/mod.ts";
+import { loadOrReport, parseCommand, usageError } from "./_common.ts";
 import { topics } from "../contract/topics.ts";
 import { errorMessage } from "../log.ts";
 import { MqttConnection, type MqttSettings } from "../mqtt/connection.ts";
@@ -65,44 +65,17 @@ async function _controlCommand(
   options: ControlCommandOptions,
 ): Promise<number> {
   const usage = command === "pause" ? PAUSE_USAGE : RESUME_USAGE;
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: "string", short: "c" },
-        reason: { type: "string", short: "r" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    console.error(`mandrill ${command}: ${errorMessage(err)}\n\n${usage}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
-  if (!values.config) {
-    console.error(`mandrill ${command}: --config FILE is required\n\n${usage}`);
-    return 2;
-  }
+  const values = parseCommand(command, {
+    usage,
+    flags: { config: { type: "string", short: "c" }, reason: { type: "string", short: "r" } },
+    args,
+  });
+  if (typeof values === "number") return values;
   if (values.reason !== undefined && values.reason.length > 1024) {
-    console.error(`mandrill ${command}: --reason is longer than 1024 characters\n\n${usage}`);
-    return 2;
+    return usageError(command, usage, "--reason is longer than 1024 characters");
   }
-  let config: Config;
-  try {
-    config = await loadConfig(values.config, { signal: options.signal });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      return 1;
-    }
-    throw err;
-  }
+  const config = await loadOrReport(() => loadConfig(values.config!, { signal: options.signal }));
+  if ("exit" in config) return config.exit;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const signal = AbortSignal.any([
     AbortSignal.timeout(timeoutMs),

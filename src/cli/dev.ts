@@ -1,11 +1,10 @@
-// deno-lint-ignore-file no-console
 /**
  * `mandrill dev`: the embedded broker, a simulated fleet and the controller in one process.
  * @module
  */
-import { parseArgs } from "node:util";
 import { runDev } from "../dev/dev.ts";
 import { errorMessage, setupLogging } from "../log.ts";
+import { parseCommand, usageError } from "./_common.ts";
 
 /** Usage text of `mandrill dev`. */
 export const DEV_USAGE = `Usage: mandrill dev [--hosts N] [--port PORT] [--http-port PORT]
@@ -32,31 +31,21 @@ function _int(v: string | undefined, name: string, min: number, max: number): nu
 
 /** Runs `mandrill dev`; resolves to the exit status. */
 export async function devCommand(args: string[]): Promise<number> {
+  const values = parseCommand("dev", {
+    usage: DEV_USAGE,
+    flags: { hosts: { type: "string" }, port: { type: "string" }, "http-port": { type: "string" } },
+    args,
+  }, { requireConfig: false });
+  if (typeof values === "number") return values;
   let options;
   try {
-    const { values } = parseArgs({
-      args,
-      options: {
-        hosts: { type: "string" },
-        port: { type: "string" },
-        "http-port": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-    if (values.help) {
-      console.log(DEV_USAGE);
-      return 0;
-    }
     options = {
       hosts: _int(values.hosts, "hosts", 1, 10_000),
       port: _int(values.port, "port", 0, 65535),
       httpPort: _int(values["http-port"], "http-port", 0, 65535),
     };
   } catch (err) {
-    console.error(`mandrill dev: ${errorMessage(err)}\n\n${DEV_USAGE}`);
-    return 2;
+    return usageError("dev", DEV_USAGE, errorMessage(err));
   }
   await using _logging = await setupLogging({ level: "info", format: "pretty" });
   return await runDev(options);

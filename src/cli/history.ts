@@ -4,9 +4,8 @@
  * request, newest first, read from the store.
  * @module
  */
-import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../config/mod.ts";
-import { errorMessage } from "../log.ts";
+import { loadConfig } from "../config/mod.ts";
+import { loadOrReport, parseCommand, usageError } from "./_common.ts";
 import { type RequestView, Store } from "../store/mod.ts";
 import { isValidHost } from "../contract/ids.ts";
 
@@ -47,48 +46,30 @@ export function formatHistoryLine(r: RequestView): string {
 
 /** Runs `mandrill history`; resolves to the exit status. */
 export async function historyCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: "string", short: "c" },
-        host: { type: "string" },
-        limit: { type: "string", short: "n" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    console.error(`mandrill history: ${errorMessage(err)}\n\n${HISTORY_USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(HISTORY_USAGE);
-    return 0;
-  }
+  const values = parseCommand("history", {
+    usage: HISTORY_USAGE,
+    flags: {
+      config: { type: "string", short: "c" },
+      host: { type: "string" },
+      limit: { type: "string", short: "n" },
+      json: { type: "boolean" },
+    },
+    args,
+  });
+  if (typeof values === "number") return values;
   const limit = values.limit === undefined ? 50 : Number(values.limit);
-  if (
-    !values.config || !Number.isInteger(limit) || limit < 1 ||
-    (values.host !== undefined && !isValidHost(values.host))
-  ) {
-    console.error(
-      `mandrill history: --config FILE is required; --limit must be a positive integer; --host a host name\n\n${HISTORY_USAGE}`,
+  if (!Number.isInteger(limit) || limit < 1) {
+    return usageError(
+      "history",
+      HISTORY_USAGE,
+      `--limit must be a positive integer, got "${values.limit}"`,
     );
-    return 2;
   }
-  let config;
-  try {
-    config = await loadConfig(values.config);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      return 1;
-    }
-    throw err;
+  if (values.host !== undefined && !isValidHost(values.host)) {
+    return usageError("history", HISTORY_USAGE, `--host must be a host name, got "${values.host}"`);
   }
+  const config = await loadOrReport(() => loadConfig(values.config!));
+  if ("exit" in config) return config.exit;
   using store = Store.open(config.store.path);
   const rows = store.listRequests({ host: values.host, limit });
   if (values.json) {

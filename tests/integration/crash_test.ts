@@ -9,11 +9,7 @@ import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
 import { waitFor } from "../_helpers/wait.ts";
-
-async function readLines(file: string): Promise<string[]> {
-  const text = await Deno.readTextFile(file).catch(() => "");
-  return text.split("\n").filter((l) => l.length > 0);
-}
+import { readLines } from "../_helpers/files.ts";
 
 async function writeConfig(
   dir: string,

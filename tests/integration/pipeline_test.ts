@@ -8,15 +8,11 @@ import { Controller } from "../../src/controller.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { waitFor } from "../_helpers/wait.ts";
+import { readLines } from "../_helpers/files.ts";
 
 /** A command executor script that appends "host id" to `file`. */
 function appendArgv(file: string): string[] {
   return ["sh", "-c", `echo "$1 $MANDRILL_REQUEST_ID" >> '${file}'`, "sh"];
-}
-
-async function readLines(file: string): Promise<string[]> {
-  const text = await Deno.readTextFile(file).catch(() => "");
-  return text.split("\n").filter((l) => l.length > 0);
 }
 
 function hostsConfig(n: number, group?: (i: number) => string) {
