@@ -58,6 +58,7 @@ export class Controller implements AsyncDisposable {
   readonly #abort = new AbortController();
   readonly #running: Promise<void>;
   #intakeOpen = true;
+  readonly #checkpointTimer: ReturnType<typeof setInterval>;
   readonly #options: ControllerOptions;
   #shutdown: Promise<void> | undefined;
 
@@ -121,6 +122,14 @@ export class Controller implements AsyncDisposable {
       submit: (req) => intake.handle(chaosTopic, new TextEncoder().encode(JSON.stringify(req))),
       lastRestartAt: (host) => this.dispatcher.lastRestartAt(host),
     });
+    // The write-ahead log is checkpointed here, off the intake path.
+    this.#checkpointTimer = setInterval(() => {
+      try {
+        store.checkpoint();
+      } catch (err) {
+        log("store").warn("Checkpoint failed: {error}", { error: errorMessage(err) });
+      }
+    }, 1000);
     this.#running = Promise.all([
       this.dispatcher.run({ stop: this.#stop.signal, abort: this.#abort.signal }),
       this.#chaos.run(this.#stop.signal),
@@ -217,6 +226,7 @@ export class Controller implements AsyncDisposable {
     }
     await this.fleet.recovery[Symbol.asyncDispose]().catch((err) => errors.push(err));
     await this.conn.close().catch((err) => errors.push(err));
+    clearInterval(this.#checkpointTimer);
     try {
       this.store.close();
     } catch (err) {

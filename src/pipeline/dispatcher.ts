@@ -98,6 +98,8 @@ export class Dispatcher {
   #woken = false;
   #windowFreed: (() => void) | undefined;
   #lastSeq = 0;
+  /** While claiming in a transaction: events to publish once it commits. */
+  #afterCommit: (() => void)[] | undefined;
 
   /** Builds a dispatcher; call {@linkcode run} to start it. */
   constructor(options: DispatcherOptions) {
@@ -155,20 +157,35 @@ export class Dispatcher {
     while (!options.stop.aborted) {
       this.#woken = false;
       const rows = store.pendingAfter(this.#lastSeq, 256);
-      for (const row of rows) {
-        if (options.stop.aborted) break;
-        while (this.#claimed.size >= windowSize && !options.stop.aborted) {
+      let i = 0;
+      while (i < rows.length && !options.stop.aborted) {
+        if (this.#claimed.size >= windowSize) {
           await this.#waitFor(options.stop, "window");
+          continue;
         }
-        if (options.stop.aborted) break;
-        this.#lastSeq = row.seq;
-        const claim = this.#claim(row);
-        if (claim) {
-          group.spawn((signal) => this.#process(row, claim, signal), {
-            independent: true,
-            name: row.id,
+        // Claim synchronously while the window has room: skips decided here are
+        // written in one transaction, not one commit each.
+        const published: (() => void)[] = [];
+        this.#afterCommit = published;
+        try {
+          store.transaction(() => {
+            for (; i < rows.length && this.#claimed.size < windowSize; i++) {
+              const row = rows[i]!;
+              this.#lastSeq = row.seq;
+              const claim = this.#claim(row);
+              if (claim) {
+                group.spawn((signal) => this.#process(row, claim, signal), {
+                  independent: true,
+                  name: row.id,
+                });
+              }
+            }
           });
+        } finally {
+          this.#afterCommit = undefined;
         }
+        // Events go out once what they report is committed.
+        for (const publish of published) publish();
       }
       if (rows.length === 0 && !this.#woken) await this.#waitFor(options.stop, "wake");
     }
@@ -378,7 +395,9 @@ export class Dispatcher {
   ): void {
     const now = this.#o.clock.now();
     this.#o.store.finish(row.id, outcome, detail, now);
-    this.#o.events.event({ id: row.id, host: row.host, phase: outcome, detail, ts: now });
+    const ev = { id: row.id, host: row.host, phase: outcome, detail, ts: now };
+    if (this.#afterCommit) this.#afterCommit.push(() => this.#o.events.event(ev));
+    else this.#o.events.event(ev);
     this.#o.onPhase?.(outcome, { host: row.host, detail, ...extra });
     const level = outcome === "failed" || outcome === "interrupted" ? "warn" : "info";
     log("dispatcher")[level]("Request {id} for {host} {outcome}: {detail}", {

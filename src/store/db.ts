@@ -5,11 +5,14 @@
  */
 import { DatabaseSync } from "node:sqlite";
 
-/** Each entry migrates from user_version = index to index + 1. Append only. */
+/**
+ * Each entry migrates from user_version = index to index + 1. Append only.
+ * Rows are never deleted, so `seq` (the rowid) only grows: arrival order.
+ */
 const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE inbox (
-    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq          INTEGER PRIMARY KEY,
     id           TEXT NOT NULL UNIQUE,
     host         TEXT NOT NULL,
     request      TEXT NOT NULL,
@@ -20,7 +23,8 @@ const MIGRATIONS: readonly string[] = [
     started_at   INTEGER,
     finished_at  INTEGER
   );
-  CREATE INDEX inbox_state_seq ON inbox (state, seq);
+  CREATE INDEX inbox_pending ON inbox (seq) WHERE state = 'pending';
+  CREATE INDEX inbox_started ON inbox (seq) WHERE state = 'started';
   CREATE INDEX inbox_host_seq ON inbox (host, seq);
   CREATE TABLE history (
     id            TEXT PRIMARY KEY,
@@ -39,7 +43,7 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX history_host_started ON history (host, started_at);
   CREATE INDEX history_started ON history (started_at);
   CREATE TABLE deadletter (
-    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq    INTEGER PRIMARY KEY,
     topic  TEXT NOT NULL,
     payload TEXT NOT NULL,
     error  TEXT NOT NULL,
@@ -57,6 +61,9 @@ export function openDatabase(path: string): DatabaseSync {
   try {
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = NORMAL");
+    // Checkpoints run from Store.checkpoint() on a timer, not inside the commit
+    // of whichever insert crosses the threshold (that stalls intake).
+    db.exec("PRAGMA wal_autocheckpoint = 0");
     db.exec("PRAGMA busy_timeout = 5000");
     db.exec("PRAGMA foreign_keys = ON");
     const row = db.prepare("PRAGMA user_version").get() as { user_version: number };

@@ -193,7 +193,7 @@ export class Store implements Disposable {
    */
   interruptStarted(now: number): InboxRow[] {
     const rows = (this.#s.started!.all() as Row[]).map(_inbox);
-    this.#transaction(() => {
+    this.transaction(() => {
       for (const r of rows) {
         this.#s.finish!.run(
           "interrupted",
@@ -288,22 +288,37 @@ export class Store implements Disposable {
     return rows.map(_inbox).map((r) => ({ ...r, execution: this.historyGet(r.id) ?? null }));
   }
 
-  #transaction(fn: () => void): void {
+  /**
+   * Runs `fn` in one transaction: many small writes, one commit. Nested calls
+   * join the outer transaction.
+   */
+  transaction<T>(fn: () => T): T {
+    if (this.#db.isTransaction) return fn();
     this.#db.exec("BEGIN");
     try {
-      fn();
+      const out = fn();
       this.#db.exec("COMMIT");
+      return out;
     } catch (err) {
       this.#db.exec("ROLLBACK");
       throw err;
     }
   }
 
+  /**
+   * Moves the write-ahead log into the database (PASSIVE: never waits for
+   * readers) and, when `truncate`, shrinks the log file. Call on a timer.
+   */
+  checkpoint(truncate = false): void {
+    if (this.#closed) return;
+    this.#db.exec(`PRAGMA wal_checkpoint(${truncate ? "TRUNCATE" : "PASSIVE"})`);
+  }
+
   /** Closes the database. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#db.close();
+    this.#db.close(); // the last connection to close checkpoints and removes the log
   }
 
   [Symbol.dispose](): void {
