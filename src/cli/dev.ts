@@ -2,7 +2,6 @@
  * `mandrill dev`: the embedded broker, a simulated fleet and the controller in one process.
  * @module
  */
-import { runDev } from "../dev/dev.ts";
 import { errorMessage, setupLogging } from "../log.ts";
 import { parseCommand, usageError } from "./_common.ts";
 
@@ -48,5 +47,7 @@ export async function devCommand(args: string[]): Promise<number> {
     return usageError("dev", DEV_USAGE, errorMessage(err));
   }
   await using _logging = await setupLogging({ level: "info", format: "pretty" });
+  // Loaded on demand: the embedded broker is only needed here, not by `run`.
+  const { runDev } = await import("../dev/dev.ts");
   return await runDev(options);
 }

@@ -2,9 +2,11 @@
  * Runs one child process with no shell, an overall deadline, abort support and
  * bounded output capture. Shared by the command and ssh executors.
  *
- * The child is started in its own process group (`detached`), so a timeout or
- * an abort terminates the whole tree it spawned: SIGTERM to the group, then
- * SIGKILL once the grace period is over.
+ * The child is started in its own process group, so a timeout or an abort
+ * terminates the whole tree it spawned: SIGTERM to the group, then SIGKILL once
+ * the grace period is over. The group comes from util-linux `setsid` where it
+ * is installed: Deno's `detached` spawns by fork(), which slows down as the
+ * process grows (6 ms a spawn at 250 MiB, against well under 1 ms this way).
  * @module
  */
 import { DEFAULT_TAIL_BYTES, drainInto, TailBuffer } from "./_tail.ts";
@@ -48,13 +50,21 @@ export async function runProcess(program: string, options: RunOptions): Promise<
   }
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(program, {
-      args: options.args ?? [],
+    const resolved = _resolveProgram(program);
+    if (resolved === undefined) {
+      return { kind: "spawn-error", code: 127, message: `${program}: command not found` };
+    }
+    if (!_isExecutableFile(resolved)) {
+      return { kind: "spawn-error", code: 126, message: `${program}: permission denied` };
+    }
+    const setsid = _setsid();
+    child = new Deno.Command(setsid ?? resolved, {
+      args: setsid ? ["--", resolved, ...(options.args ?? [])] : options.args ?? [],
       env: options.env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      detached: true,
+      detached: setsid === undefined,
     }).spawn();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
@@ -152,4 +162,42 @@ export function programName(program: string): string {
 /** `head: tail`, or just `head` when there is no output. */
 export function withTail(head: string, tail: string): string {
   return tail === "" ? head : `${head}: ${tail}`;
+}
+
+let _setsidPath: string | null | undefined;
+
+/** util-linux `setsid`, if installed (cached). */
+function _setsid(): string | undefined {
+  if (_setsidPath === undefined) {
+    _setsidPath = ["/usr/bin/setsid", "/bin/setsid"].find(_isExecutableFile) ?? null;
+  }
+  return _setsidPath ?? undefined;
+}
+
+function _isExecutableFile(path: string): boolean {
+  try {
+    const st = Deno.statSync(path);
+    return st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+function _exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `program` as a path: as given when it has a slash, else searched in PATH; undefined if not found. */
+function _resolveProgram(program: string): string | undefined {
+  if (program.includes("/")) return _exists(program) ? program : undefined;
+  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
+    const candidate = `${dir || "."}/${program}`;
+    if (_isExecutableFile(candidate)) return candidate;
+  }
+  return undefined;
 }

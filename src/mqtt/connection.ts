@@ -121,6 +121,10 @@ export class MqttConnection implements AsyncDisposable {
       reconnectPeriod: 0,
       resubscribe: false,
       queueQoSZero: false,
+      // Per-packet costs that show in profiles: the keepalive timer re-armed on
+      // every packet sent, and the debug logger called on every packet.
+      reschedulePings: false,
+      log: () => {},
       username: settings.username,
       password: settings.password,
       properties: settings.protocolVersion === 5 && (options.persistent ?? true)

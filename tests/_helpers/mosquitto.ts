@@ -52,6 +52,9 @@ export class Mosquitto implements AsyncDisposable {
       "max_queued_bytes 0",
       "message_size_limit 0",
       "persistent_client_expiration 1h",
+      // As root, Mosquitto would switch to the mosquitto user and then could
+      // write neither its log nor its persistence file into our temp dir.
+      ...(Deno.uid() === 0 ? ["user root"] : []),
       ...(options.extraConfig ?? []),
     ];
     await Deno.writeTextFile(`${dir}/mosquitto.conf`, conf.join("\n") + "\n");

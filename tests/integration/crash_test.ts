@@ -134,6 +134,12 @@ Deno.test("run: a broker restart mid-stream loses no request", async () => {
     await waitFor(() => proc.lines.filter((l) => /Connected to/.test(l)).length >= 2, {
       what: "mandrill to reconnect",
     });
+    const reconnect = proc.lines.filter((l) => /Connected to/.test(l))[1]!;
+    assert.equal(
+      JSON.parse(reconnect).sessionPresent,
+      true,
+      "the broker did not persist mandrill's session",
+    );
     await pub.endAsync();
   }
   {

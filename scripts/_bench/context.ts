@@ -1,0 +1,100 @@
+/**
+ * What every scenario gets: the broker, the sizes (full or `--quick`), how
+ * many runs, unique topic prefixes, child scripts and progress output.
+ * @module
+ */
+import type { Mosquitto } from "../../tests/_helpers/mosquitto.ts";
+import { assertNoDrops } from "./broker.ts";
+import { ROOT } from "./proc.ts";
+
+/** Sizes of every scenario. */
+export interface Sizes {
+  /** Requests in the ceiling and pipeline scenarios. */
+  n: number;
+  /** Hosts configured in mandrill. */
+  hosts: number;
+  /** QoS 1 publishes outstanding in a burst. */
+  window: number;
+  /** Requests in the executor scenario. */
+  execN: number;
+  /** maxConcurrent in the executor and latency scenarios. */
+  maxConcurrent: number;
+  /** Requests per second and seconds of the latency scenario. */
+  latencyRate: number;
+  latencySec: number;
+  /** The same at a rate the executor keeps up with, for latency without a queue. */
+  sustainedRate: number;
+  sustainedSec: number;
+  /** Simulated agents, heartbeats per second and seconds of the fleet scenario. */
+  fleetHosts: number;
+  fleetRate: number;
+  fleetSec: number;
+  /** Requests waiting and in flight when SIGTERM comes, in the shutdown scenario. */
+  shutdownPending: number;
+  shutdownInFlight: number;
+}
+
+/** The full bench (issue #7). */
+export const FULL: Sizes = {
+  n: 50_000,
+  hosts: 5_000,
+  window: 2_000,
+  execN: 5_000,
+  maxConcurrent: 64,
+  latencyRate: 1_000,
+  latencySec: 30,
+  sustainedRate: 100,
+  sustainedSec: 20,
+  fleetHosts: 100_000,
+  fleetRate: 5_000,
+  // 100,000 hosts at 5,000/s: every host has sent a heartbeat after 20 s.
+  fleetSec: 24,
+  shutdownPending: 1_000,
+  shutdownInFlight: 50,
+};
+
+/** `--quick`: a smoke run of every scenario. */
+export const QUICK: Sizes = {
+  ...FULL,
+  n: 5_000,
+  execN: 1_000,
+  latencySec: 5,
+  sustainedSec: 5,
+  fleetSec: 5,
+};
+
+/** Shared by the scenarios of one bench. */
+export class BenchContext {
+  readonly broker: Mosquitto;
+  readonly sizes: Sizes;
+  readonly runs: number;
+  #seq = 0;
+
+  /** A context over a started broker. */
+  constructor(broker: Mosquitto, sizes: Sizes, runs: number) {
+    this.broker = broker;
+    this.sizes = sizes;
+    this.runs = runs;
+  }
+
+  /** A topic prefix no other run uses, e.g. `bench-pipeline-3`. */
+  prefix(scenario: string): string {
+    return `bench-${scenario}-${++this.#seq}`;
+  }
+
+  /** Progress line on stderr. */
+  progress(message: string): void {
+    Deno.stderr.writeSync(new TextEncoder().encode(`[bench] ${message}\n`));
+  }
+
+  /** Fails loudly if the broker dropped anything so far. */
+  async checkBroker(where: string): Promise<void> {
+    await assertNoDrops(this.broker, where);
+  }
+}
+
+/** The child scripts. */
+export const SCRIPTS = {
+  publisher: `${ROOT}scripts/_bench/publisher.ts`,
+  subscriber: `${ROOT}scripts/_bench/subscriber.ts`,
+} as const;

@@ -1,0 +1,95 @@
+/**
+ * Fleet scale: `mandrill run` while a publisher simulates `fleetHosts` agents
+ * heartbeating (`{p}/agents/{host}/heartbeat`, QoS 0, round robin) at
+ * `fleetRate` per second. Measures mandrill's memory (VmHWM, VmRSS) and CPU,
+ * and whether it consumes heartbeats at all: it does once it subscribes to
+ * `{p}/agents/+/heartbeat` (seen in the broker's subscription log).
+ * @module
+ */
+import { freePort } from "../../tests/_helpers/wait.ts";
+import { subscriptionsOf } from "./broker.ts";
+import type { BenchContext } from "./context.ts";
+import { SCRIPTS } from "./context.ts";
+import { BenchMandrill } from "./mandrill.ts";
+import { BenchProcess, waitUntil } from "./proc.ts";
+import type { PublisherArgs, PublisherResult } from "./publisher.ts";
+
+/** One fleet run; memory in bytes. */
+export interface FleetRun {
+  idle: { rss: number; hwm: number };
+  after: { rss: number; hwm: number };
+  /** Heartbeats per second actually published. */
+  sentPerSec: number;
+  /** Share of one core mandrill used while heartbeats came in (1 = one full core). */
+  cpuCores: number;
+  /** Whether mandrill subscribed to heartbeats. */
+  consumed: boolean;
+  /** What mandrill subscribed to. */
+  subscriptions: string[];
+  /** `/metrics` lines that mention the fleet, if mandrill serves metrics. */
+  fleetMetrics: string[];
+  /** Hosts in mandrill's fleet view (its `*_fleet_hosts` gauge), if served. */
+  hostsTracked: number | undefined;
+}
+
+/** `fleetHosts` agents heartbeating at `fleetRate`/s for `fleetSec`. */
+export async function fleetRun(ctx: BenchContext): Promise<FleetRun> {
+  const { fleetHosts, fleetRate, fleetSec, hosts } = ctx.sizes;
+  const prefix = ctx.prefix("fleet");
+  const port = freePort();
+  await using m = await BenchMandrill.start({
+    url: ctx.broker.url,
+    prefix,
+    hosts,
+    policy: { dryRun: true },
+    httpListen: `127.0.0.1:${port}`,
+  });
+  const idle = m.memory();
+  const args: PublisherArgs = {
+    mode: "heartbeat",
+    url: ctx.broker.url,
+    prefix,
+    hosts: fleetHosts,
+    rate: fleetRate,
+    durationSec: fleetSec,
+  };
+  const cpu0 = m.cpuSeconds();
+  const t0 = performance.now();
+  await using pub = BenchProcess.deno(SCRIPTS.publisher, [JSON.stringify(args)]);
+  const p = await pub.json<PublisherResult>((fleetSec + 60) * 1000);
+  // QoS 0 has no acknowledgement: wait until mandrill goes quiet (under 5% of a core).
+  let last = m.cpuSeconds();
+  await waitUntil(() => {
+    const now = m.cpuSeconds();
+    const quiet = now - last < 0.025;
+    last = now;
+    return quiet;
+  }, { timeoutMs: 60_000, intervalMs: 500, what: "mandrill to finish with the heartbeats" });
+  const busySec = (performance.now() - t0) / 1000;
+  const cpuCores = (m.cpuSeconds() - cpu0) / busySec;
+  const after = m.memory();
+  const fleetMetrics = await fetch(`http://127.0.0.1:${port}/metrics`)
+    .then((r) => r.text())
+    .then((t) =>
+      t.split("\n").filter((l) => /fleet|agent|heartbeat/i.test(l) && !l.startsWith("#"))
+    )
+    .catch(() => []);
+  const stopped = await m.stop();
+  if (stopped.code !== 0) {
+    throw new Error(`fleet: mandrill exited with ${stopped.code} on SIGTERM${m.proc.tail()}`);
+  }
+  await ctx.checkBroker("fleet");
+  const subscriptions = await subscriptionsOf(ctx.broker, m.clientId);
+  const gauge = fleetMetrics.map((l) => l.match(/^\w*fleet_hosts(?:\{[^}]*\})?\s+(\S+)$/))
+    .find((m) => m !== null);
+  return {
+    idle,
+    after,
+    hostsTracked: gauge ? Number(gauge[1]) : undefined,
+    sentPerSec: p.sent / ((p.lastSendAt - p.firstSendAt) / 1000),
+    cpuCores,
+    consumed: subscriptions.some((s) => s.endsWith("/heartbeat")),
+    subscriptions,
+    fleetMetrics,
+  };
+}

@@ -1,0 +1,306 @@
+/**
+ * The bench's scenarios, each run `ctx.runs` times and turned into figures:
+ * ceiling, pipeline (+ memory), executor, latency at the target rate,
+ * latency at a sustainable rate, fleet (heartbeats, memory) and shutdown.
+ * @module
+ */
+import type { BenchContext } from "./context.ts";
+import { type FleetRun, fleetRun } from "./fleet.ts";
+import { type LatencyRun, latencyRun, type OverloadedRun } from "./latency.ts";
+import { type ShutdownRun, shutdownRun } from "./shutdown.ts";
+import { type Figure, figure, median, mib } from "./stats.ts";
+import { type CeilingRun, ceilingRun, type PipelineRun, pipelineRun } from "./throughput.ts";
+
+/** Scenario names, in the order they run. */
+export const SCENARIOS = [
+  "ceiling",
+  "pipeline",
+  "executor",
+  "latency",
+  "latency-sustained",
+  "fleet",
+  "shutdown",
+] as const;
+/** One scenario name. */
+export type Scenario = typeof SCENARIOS[number];
+
+/** What the scenarios produced. */
+export interface ScenarioResults {
+  figures: Figure[];
+  details: Record<string, unknown>;
+  notes: string[];
+}
+
+/** One figure to add: everything but the summary, which is computed. */
+type FigureSpec = Omit<Figure, "scenario" | "median" | "min" | "max">;
+
+/** Collects the figures of one bench. */
+class _Figures {
+  readonly list: Figure[] = [];
+  add(scenario: string, spec: FigureSpec): void {
+    this.list.push(figure({ scenario, ...spec }));
+  }
+}
+
+const fmt = (n: number) => n.toLocaleString("en-US");
+
+async function _repeat<T>(
+  ctx: BenchContext,
+  step: { name: string; run: () => Promise<T>; describe?: (r: T) => string },
+): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < ctx.runs; i++) {
+    const t0 = performance.now();
+    const r = await step.run();
+    out.push(r);
+    const sec = ((performance.now() - t0) / 1000).toFixed(1);
+    const extra = step.describe ? `, ${step.describe(r)}` : "";
+    ctx.progress(`${step.name} run ${i + 1}/${ctx.runs}: ${sec} s${extra}`);
+  }
+  return out;
+}
+
+/** Runs the `selected` scenarios in order. */
+export async function runScenarios(
+  ctx: BenchContext,
+  selected: ReadonlySet<Scenario>,
+): Promise<ScenarioResults> {
+  const z = ctx.sizes;
+  const f = new _Figures();
+  const details: Record<string, unknown> = {};
+  const notes: string[] = [];
+  const up = true;
+
+  let ceiling: CeilingRun[] = [];
+  if (selected.has("ceiling")) {
+    ceiling = await _repeat(ctx, { name: "ceiling", run: () => ceilingRun(ctx) });
+    details.ceiling = ceiling;
+    f.add("ceiling", {
+      metric: `bare MQTT.js subscriber, ${fmt(z.n)} QoS 1`,
+      unit: "msgs/s",
+      runs: ceiling.map((r) => r.msgsPerSec),
+      higherIsBetter: up,
+      note: "separate process; first publish → last message received",
+    });
+    f.add("ceiling", {
+      metric: "publisher → broker (PUBACKs)",
+      unit: "msgs/s",
+      runs: ceiling.map((r) => r.publishPerSec),
+      higherIsBetter: up,
+      note: `one MQTT.js publisher, ${fmt(z.window)} in flight`,
+    });
+  }
+
+  let pipeline: PipelineRun[] = [];
+  if (selected.has("pipeline")) {
+    pipeline = await _repeat(ctx, {
+      name: "pipeline",
+      run: () => pipelineRun(ctx, { dryRun: true, count: z.n }),
+    });
+    details.pipeline = pipeline;
+    f.add("pipeline", {
+      metric: `mandrill run, dry run, ${fmt(z.n)} requests`,
+      unit: "msgs/s",
+      runs: pipeline.map((r) => r.msgsPerSec),
+      higherIsBetter: up,
+      note: "first publish → last request done (inbox finished_at)",
+    });
+    if (ceiling.length > 0) {
+      const c = median(ceiling.map((r) => r.msgsPerSec));
+      f.add("pipeline", {
+        metric: "ratio to ceiling",
+        unit: "×",
+        runs: pipeline.map((r) => r.msgsPerSec / c),
+        higherIsBetter: up,
+        note: "each run / median ceiling",
+      });
+    }
+    f.add("pipeline", {
+      metric: "intake (first publish → last inbox insert)",
+      unit: "msgs/s",
+      runs: pipeline.map((r) => r.intakePerSec),
+      higherIsBetter: up,
+      note: "validate + insert, before the PUBACK; dispatch runs alongside",
+    });
+    f.add("pipeline", {
+      metric: "mandrill CPU per 1,000 requests",
+      unit: "CPU s",
+      runs: pipeline.map((r) => r.cpuSecPer1k),
+    });
+    f.add("pipeline", {
+      metric: "spawn → first request handled",
+      unit: "ms",
+      runs: pipeline.map((r) => r.readyMs),
+      note: `${fmt(z.hosts)} hosts in config`,
+    });
+    const mem = (metric: string, runs: number[]) => f.add("memory", { metric, unit: "MiB", runs });
+    mem("idle VmRSS", pipeline.map((r) => mib(r.idle.rss)));
+    mem("idle VmHWM (peak)", pipeline.map((r) => mib(r.idle.hwm)));
+    mem(`after ${fmt(z.n)} requests VmHWM`, pipeline.map((r) => mib(r.after.hwm)));
+    mem(`after ${fmt(z.n)} requests VmRSS`, pipeline.map((r) => mib(r.after.rss)));
+  }
+
+  if (selected.has("executor")) {
+    const runs = await _repeat(ctx, {
+      name: "executor",
+      run: () => pipelineRun(ctx, { dryRun: false, count: z.execN }),
+    });
+    details.executor = runs;
+    f.add("executor", {
+      metric: `/bin/true, maxConcurrent ${z.maxConcurrent}, ${fmt(z.execN)} requests`,
+      unit: "req/s",
+      runs: runs.map((r) => r.msgsPerSec),
+      higherIsBetter: up,
+      note: "first publish → last request done",
+    });
+    f.add("executor", {
+      metric: "mandrill CPU per 1,000 restarts",
+      unit: "CPU s",
+      runs: runs.map((r) => r.cpuSecPer1k),
+    });
+    f.add("memory", {
+      metric: `after ${fmt(z.execN)} restarts VmHWM`,
+      unit: "MiB",
+      runs: runs.map((r) => mib(r.after.hwm)),
+    });
+  }
+
+  if (selected.has("latency")) {
+    const runs = await _repeat(ctx, {
+      name: "latency",
+      run: () =>
+        latencyRun(ctx, { rate: z.latencyRate, durationSec: z.latencySec, stopIfOverloaded: true }),
+      describe: (r) => r.kind,
+    });
+    details.latency = runs;
+    _latencyFigures(f, { scenario: "latency", rate: z.latencyRate, sec: z.latencySec, runs });
+    const over = runs.filter((r): r is OverloadedRun => r.kind === "overloaded");
+    if (over.length > 0) {
+      const started = Math.round(median(over.map((r) => r.startedPerSec)));
+      notes.push(
+        `latency: at ${fmt(z.latencyRate)} requests/s mandrill started only ${fmt(started)} ` +
+          "restarts/s, so the queue (and the latency) grows without bound; those runs were " +
+          "stopped once 2 s of requests waited. Publish → executor start is measured at " +
+          `${fmt(z.sustainedRate)}/s instead (latency-sustained).`,
+      );
+    }
+  }
+
+  if (selected.has("latency-sustained")) {
+    const runs = await _repeat(ctx, {
+      name: "latency-sustained",
+      run: () =>
+        latencyRun(ctx, {
+          rate: z.sustainedRate,
+          durationSec: z.sustainedSec,
+          stopIfOverloaded: false,
+        }),
+    });
+    details.latencySustained = runs;
+    _latencyFigures(f, {
+      scenario: "latency-sustained",
+      rate: z.sustainedRate,
+      sec: z.sustainedSec,
+      runs,
+    });
+  }
+
+  if (selected.has("fleet")) {
+    const runs: FleetRun[] = await _repeat(ctx, { name: "fleet", run: () => fleetRun(ctx) });
+    details.fleet = runs;
+    const consumed = runs.every((r) => r.consumed);
+    f.add("fleet", {
+      metric: `heartbeats from ${fmt(z.fleetHosts)} agents`,
+      unit: "hb/s",
+      runs: runs.map((r) => r.sentPerSec),
+      higherIsBetter: up,
+      note: `${z.fleetSec} s, QoS 0; ` +
+        (consumed ? "consumed" : "NOT consumed: mandrill does not subscribe to heartbeats yet"),
+    });
+    const tracked = runs.map((r) => r.hostsTracked).filter((n) => n !== undefined);
+    if (tracked.length === runs.length) {
+      f.add("fleet", {
+        metric: "hosts in mandrill's fleet view",
+        unit: "hosts",
+        runs: tracked,
+        note: "its fleet_hosts gauge on /metrics",
+      });
+    }
+    const mem = (metric: string, runs: number[]) => f.add("fleet", { metric, unit: "MiB", runs });
+    mem(`VmHWM with ${fmt(z.fleetHosts)} agents`, runs.map((r) => mib(r.after.hwm)));
+    mem("VmRSS after the heartbeats", runs.map((r) => mib(r.after.rss)));
+    mem("growth (VmHWM − idle VmRSS)", runs.map((r) => mib(r.after.hwm - r.idle.rss)));
+    f.add("fleet", {
+      metric: "mandrill CPU while heartbeating",
+      unit: "cores",
+      runs: runs.map((r) => r.cpuCores),
+      note: "1 = one full core",
+    });
+    const subs = runs[0]!.subscriptions.join(", ");
+    notes.push(
+      consumed
+        ? `fleet: mandrill subscribed to ${subs}; fleet metrics: ${
+          runs[0]!.fleetMetrics.join("; ") || "none served"
+        }.`
+        : `fleet: mandrill subscribed only to ${subs}, so heartbeats reach the broker and are ` +
+          "discarded there and the fleet figures are mandrill at idle. Re-run " +
+          "`deno task bench --only fleet` once the fleet view is wired into `mandrill run`.",
+    );
+  }
+
+  if (selected.has("shutdown")) {
+    const runs: ShutdownRun[] = await _repeat(ctx, {
+      name: "shutdown",
+      run: () => shutdownRun(ctx),
+    });
+    details.shutdown = runs;
+    const bad = runs.find((r) =>
+      r.exitCode !== 0 || r.after.pending !== z.shutdownPending || r.after.started !== 0 ||
+      r.outcomes.interrupted !== z.shutdownInFlight || r.orphans !== 0
+    );
+    f.add("shutdown", {
+      metric: `SIGTERM → exit, ${fmt(z.shutdownPending)} pending + ${z.shutdownInFlight} running`,
+      unit: "ms",
+      runs: runs.map((r) => r.exitMs),
+      note: bad
+        ? `UNEXPECTED: exit ${bad.exitCode}, rows after ${JSON.stringify(bad.after)}, ` +
+          `outcomes ${JSON.stringify(bad.outcomes)}, ${bad.orphans} executors left`
+        : `graceSec 1; every run: exit 0, ${fmt(z.shutdownPending)} still pending, ` +
+          `${z.shutdownInFlight} interrupted, no executor left`,
+    });
+  }
+  return { figures: f.list, details, notes };
+}
+
+function _latencyFigures(
+  f: _Figures,
+  o: { scenario: string; rate: number; sec: number; runs: (LatencyRun | OverloadedRun)[] },
+): void {
+  const measured = o.runs.filter((r): r is LatencyRun => r.kind === "measured");
+  const over = o.runs.filter((r): r is OverloadedRun => r.kind === "overloaded");
+  if (measured.length > 0) {
+    const load = `${fmt(o.rate)}/s for ${o.sec} s`;
+    const ms = (metric: string, runs: number[]) => f.add(o.scenario, { metric, unit: "ms", runs });
+    ms(`publish → executor start p50 (${load})`, measured.map((r) => r.p50));
+    ms("publish → executor start p99", measured.map((r) => r.p99));
+    ms("publish → executor start max", measured.map((r) => r.max));
+    f.add(o.scenario, {
+      metric: "restarts started",
+      unit: "req/s",
+      runs: measured.map((r) => r.startedPerSec),
+      higherIsBetter: true,
+      note: `offered ${fmt(o.rate)}/s`,
+    });
+  }
+  if (over.length > 0) {
+    const first = over[0]!;
+    f.add(o.scenario, {
+      metric: `restarts started at ${fmt(o.rate)}/s offered`,
+      unit: "req/s",
+      runs: over.map((r) => r.startedPerSec),
+      higherIsBetter: true,
+      note: `OVERLOADED: ${fmt(first.backlog)} waiting after ${first.afterSec.toFixed(0)} s; ` +
+        "run stopped, latency unbounded",
+    });
+  }
+}

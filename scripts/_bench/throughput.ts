@@ -1,0 +1,155 @@
+/**
+ * Throughput scenarios:
+ * 1. ceiling — a bare MQTT.js subscriber receiving N QoS 1 messages;
+ * 2. pipeline — `mandrill run` taking the same N requests through intake,
+ *    inbox, dispatcher, policy (dry run: every one is skipped) and store,
+ *    with its memory at idle and after the run;
+ * 3. executor — fewer requests, each running `/bin/true`.
+ *
+ * Every run starts its own child processes; times run from the publisher's
+ * first send to the last message received (ceiling) or the last inbox row's
+ * `finished_at` (pipeline, executor).
+ * @module
+ */
+import type { BenchContext } from "./context.ts";
+import { SCRIPTS } from "./context.ts";
+import { BenchMandrill } from "./mandrill.ts";
+import { BenchProcess } from "./proc.ts";
+import type { PublisherArgs, PublisherResult } from "./publisher.ts";
+import type { SubscriberResult } from "./subscriber.ts";
+
+/** One ceiling run. */
+export interface CeilingRun {
+  /** N / (last message received − first send). */
+  msgsPerSec: number;
+  /** N / (last PUBACK from the broker − first send): how fast the broker takes them. */
+  publishPerSec: number;
+}
+
+/** What a burst publishes: `count` requests with ids `{idPrefix}{i}` under `prefix`. */
+export interface BurstOptions {
+  prefix: string;
+  count: number;
+  idPrefix: string;
+}
+
+/** Starts the burst publisher (hosts and window from the context's sizes). */
+export function burst(ctx: BenchContext, o: BurstOptions): BenchProcess {
+  const args: PublisherArgs = {
+    mode: "burst",
+    url: ctx.broker.url,
+    ...o,
+    hosts: ctx.sizes.hosts,
+    window: ctx.sizes.window,
+  };
+  return BenchProcess.deno(SCRIPTS.publisher, [JSON.stringify(args)]);
+}
+
+/** Ceiling: N QoS 1 messages from publish to a bare subscriber. */
+export async function ceilingRun(ctx: BenchContext): Promise<CeilingRun> {
+  const { n } = ctx.sizes;
+  const prefix = ctx.prefix("ceiling");
+  await using sub = BenchProcess.deno(SCRIPTS.subscriber, [
+    JSON.stringify({ url: ctx.broker.url, topic: `${prefix}/restart`, count: n }),
+  ]);
+  await sub.waitForStdout(/^READY$/, 30_000);
+  await using pub = burst(ctx, { prefix, count: n, idPrefix: "b-" });
+  const [p, s] = await Promise.all([
+    pub.json<PublisherResult>(300_000),
+    sub.json<SubscriberResult>(300_000),
+  ]);
+  if (p.errors > 0) throw new Error(`ceiling: ${p.errors} publishes failed`);
+  if (s.received !== n) throw new Error(`ceiling: received ${s.received} of ${n}`);
+  await ctx.checkBroker("ceiling");
+  return {
+    msgsPerSec: n / ((s.lastAt - p.firstSendAt) / 1000),
+    publishPerSec: n / ((p.lastAckAt - p.firstSendAt) / 1000),
+  };
+}
+
+/** One pipeline or executor run. */
+export interface PipelineRun {
+  /** N / (last finished_at − first send). */
+  msgsPerSec: number;
+  /** N / (last inbox insert − first send): intake alone (validate, insert, ack). */
+  intakePerSec: number;
+  /** N / (the broker's last PUBACK to the publisher − first send). */
+  publishPerSec: number;
+  /** CPU seconds mandrill used per 1,000 requests. */
+  cpuSecPer1k: number;
+  /** Memory right after start (bytes). */
+  idle: { rss: number; hwm: number };
+  /** Memory after the run (bytes). */
+  after: { rss: number; hwm: number };
+  /** ms from spawn to handling its first request. */
+  readyMs: number;
+  /** Paths of CPU profiles written (with `cpuProfDir`). */
+  profiles: string[];
+}
+
+/** Options of {@linkcode pipelineRun}. */
+export interface PipelineRunOptions {
+  /** Dry run (pipeline) or run `/bin/true` (executor). */
+  dryRun: boolean;
+  /** Requests. */
+  count: number;
+  /** Write a V8 CPU profile of mandrill into this directory. Default: none. */
+  cpuProfDir?: string;
+}
+
+/** Pipeline (dry run) or executor (`/bin/true`): N requests through `mandrill run`. */
+export async function pipelineRun(
+  ctx: BenchContext,
+  options: PipelineRunOptions,
+): Promise<PipelineRun> {
+  const { count, dryRun, cpuProfDir } = options;
+  const scenario = dryRun ? "pipeline" : "executor";
+  const prefix = ctx.prefix(scenario);
+  await using m = await BenchMandrill.start({
+    url: ctx.broker.url,
+    prefix,
+    hosts: ctx.sizes.hosts,
+    argv: ["/bin/true"],
+    policy: {
+      dryRun,
+      maxConcurrent: ctx.sizes.maxConcurrent,
+      maxConcurrentPerGroup: ctx.sizes.maxConcurrent,
+    },
+    denoFlags: cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [],
+  });
+  const idle = m.memory();
+  const cpu0 = m.cpuSeconds();
+  await using pub = burst(ctx, { prefix, count, idPrefix: "b-" });
+  const p = await pub.json<PublisherResult>(300_000);
+  if (p.errors > 0) throw new Error(`${scenario}: ${p.errors} publishes failed`);
+  await m.waitDone("b-", count, 300_000);
+  const after = m.memory();
+  const cpu = m.cpuSeconds() - cpu0;
+  const span = m.span("b-");
+  const outcomes = m.outcomes("b-");
+  const expected = dryRun ? "skipped" : "succeeded";
+  if (outcomes[expected] !== count) {
+    throw new Error(`${scenario}: expected ${count} ${expected}, got ${JSON.stringify(outcomes)}`);
+  }
+  const stopped = await m.stop();
+  if (stopped.code !== 0) {
+    throw new Error(`${scenario}: mandrill exited with ${stopped.code} on SIGTERM${m.proc.tail()}`);
+  }
+  await ctx.checkBroker(scenario);
+  const profiles = [];
+  if (cpuProfDir) {
+    for await (const e of Deno.readDir(cpuProfDir)) {
+      if (e.name.endsWith(".cpuprofile")) profiles.push(`${cpuProfDir}/${e.name}`);
+    }
+  }
+  return {
+    msgsPerSec: count / ((span.lastFinishedAt - p.firstSendAt) / 1000),
+    intakePerSec: count / ((span.lastReceivedAt - p.firstSendAt) / 1000),
+    publishPerSec: count / ((p.lastAckAt - p.firstSendAt) / 1000),
+    cpuSecPer1k: (cpu / count) * 1000,
+    idle,
+    after,
+    readyMs: m.readyMs,
+    profiles,
+  };
+}
