@@ -6,87 +6,17 @@
  * the event. Work in flight is aborted through its AbortSignal on shutdown.
  * @module
  */
-import { delay, KeyedLimiter, TaskGroup } from "../async/mod.ts";
-import { backoffDelay } from "../async/mod.ts";
-import type { Clock } from "../clock.ts";
-import type { Phase, RestartRequest } from "../contract/messages.ts";
-import { describeOutcome, type ExecuteOutcome, type Executor } from "../executors/types.ts";
+import { KeyedLimiter, TaskGroup } from "../async/mod.ts";
+import { executeWithRetry } from "./attempts.ts";
+import type { RestartRequest } from "../contract/messages.ts";
+import { describeOutcome, type ExecuteOutcome } from "../executors/types.ts";
 import { errorMessage, log, withLogContext } from "../log.ts";
-import type { InboxRow, Outcome, Store } from "../store/mod.ts";
-import type { EventSink } from "./events.ts";
+import type { InboxRow, Outcome } from "../store/mod.ts";
 import { RestartLedger } from "./ledger.ts";
-import { decide, type GateDecision, type PolicySettings } from "./policy.ts";
+import type { DispatcherOptions, HostTarget, InFlight } from "./dispatch_types.ts";
 
-/** How a host is restarted, as resolved from config or the fleet. */
-export interface HostTarget {
-  executor: string;
-  address?: string;
-  port?: number;
-  group?: string;
-}
-
-/** The live policy the dispatcher reads on every decision (changes on reload). */
-export interface DispatchPolicy extends PolicySettings {
-  maxConcurrent: number;
-  maxConcurrentPerGroup: number;
-  retry: { attempts: number; minDelayMs: number; maxDelayMs: number };
-}
-
-/** One piece of work in flight, for `/debug/tasks` and SIGUSR1. */
-export interface InFlight {
-  id: string;
-  host: string;
-  phase: "waiting" | "executing";
-  since: number;
-}
-
-/** Options of {@linkcode Dispatcher}. */
-export interface DispatcherOptions {
-  store: Store;
-  events: EventSink;
-  clock: Clock;
-  /** Executors by config name. */
-  executors: () => ReadonlyMap<string, Executor>;
-  /** Resolves a host to its target, or undefined when mandrill may not restart it. */
-  resolveHost: (host: string) => HostTarget | undefined;
-  /** The current policy (read on each decision so a reload applies live). */
-  policy: () => DispatchPolicy;
-  /** The host's uptime from its latest heartbeat, if known. Default: unknown. */
-  uptimeOf?: (host: string) => number | undefined;
-  /** The kill switch. Default: never paused. */
-  paused?: () => { reason?: string } | undefined;
-  /** A host whose recovery is still awaited counts as being restarted. Default: none. */
-  awaitingRecovery?: (host: string) => boolean;
-  /** Why a row may not run now because of a time window (full reason), if so. Default: never. */
-  outsideWindow?: (request: RestartRequest, host: HostTarget | undefined) => string | undefined;
-  /**
-   * Called when a row is marked started, before its executor runs, and awaited
-   * (e.g. to read the host's boot id for recovery tracking). Its errors are logged.
-   */
-  onStarted?: (
-    info: { id: string; host: string; target: HostTarget; startedAt: number },
-    signal: AbortSignal,
-  ) => void | Promise<void>;
-  /** Called after every executed restart with how it ended (recovery tracking starts on success). */
-  onExecuted?: (
-    info: { id: string; host: string; target: HostTarget; startedAt: number; outcome: Outcome },
-  ) => void;
-  /** Called with every terminal or started phase (metrics). */
-  onPhase?: (
-    phase: Phase,
-    info: {
-      host: string;
-      executor?: string;
-      detail?: string;
-      outcome?: ExecuteOutcome;
-      durationMs?: number;
-    },
-  ) => void;
-  /** Called when saving history fails (metrics). */
-  onHistoryError?: (err: unknown) => void;
-  /** Rows held in memory at once (waiting or running). Default: 1024. */
-  windowSize?: number;
-}
+export type { DispatcherOptions, DispatchPolicy, HostTarget, InFlight } from "./dispatch_types.ts";
+import { decide, type GateDecision } from "./policy.ts";
 
 /** Pulls pending rows and drives each through the pipeline. */
 export class Dispatcher {
@@ -341,16 +271,18 @@ export class Dispatcher {
     this.#o.onExecuted?.({ id: row.id, host: row.host, target, startedAt, outcome: phase });
   }
 
-  async #executeWithRetry(
+  #executeWithRetry(
     row: InboxRow,
     target: HostTarget,
     signal: AbortSignal,
   ): Promise<ExecuteOutcome> {
     const executor = this.#o.executors().get(target.executor);
     if (!executor) {
-      return { kind: "rejected", detail: `executor ${target.executor} is not configured` };
+      return Promise.resolve({
+        kind: "rejected",
+        detail: `executor ${target.executor} is not configured`,
+      });
     }
-    const { retry } = this.#o.policy();
     const req = {
       id: row.id,
       host: row.host,
@@ -358,33 +290,7 @@ export class Dispatcher {
       port: target.port,
       reason: row.request.reason,
     };
-    for (let attempt = 1;; attempt++) {
-      let outcome: ExecuteOutcome;
-      try {
-        outcome = await executor.execute(req, signal);
-      } catch (err) {
-        outcome = signal.aborted
-          ? { kind: "aborted", detail: "shutting down" }
-          : { kind: "exit", code: -1, detail: `executor threw: ${errorMessage(err)}` };
-      }
-      const retryable = outcome.kind === "exit" || outcome.kind === "timeout" ||
-        outcome.kind === "connect";
-      if (!retryable || attempt >= retry.attempts || signal.aborted) return outcome;
-      const wait = backoffDelay(attempt, {
-        minDelayMs: retry.minDelayMs,
-        maxDelayMs: retry.maxDelayMs,
-      });
-      log("dispatcher").warn("Attempt {attempt} failed ({detail}); retrying in {wait} ms", {
-        attempt,
-        detail: describeOutcome(outcome),
-        wait: Math.round(wait),
-      });
-      try {
-        await delay(wait, { signal });
-      } catch {
-        return { kind: "aborted", detail: "shutting down during retry backoff" };
-      }
-    }
+    return executeWithRetry(executor, req, { ...this.#o.policy().retry, signal });
   }
 
   #finish(
