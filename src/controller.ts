@@ -123,17 +123,30 @@ export class Controller implements AsyncDisposable {
       lastRestartAt: (host) => this.dispatcher.lastRestartAt(host),
     });
     // The write-ahead log is checkpointed here, off the intake path.
-    this.#checkpointTimer = setInterval(() => {
+    let ticks = 0;
+    const maintain = () => {
       try {
+        if (ticks++ % 3600 === 0) this.#prune(clock);
         store.checkpoint();
       } catch (err) {
-        log("store").warn("Checkpoint failed: {error}", { error: errorMessage(err) });
+        log("store").warn("Store maintenance failed: {error}", { error: errorMessage(err) });
       }
-    }, 1000);
+    };
+    maintain();
+    this.#checkpointTimer = setInterval(maintain, 1000);
     this.#running = Promise.all([
       this.dispatcher.run({ stop: this.#stop.signal, abort: this.#abort.signal }),
       this.#chaos.run(this.#stop.signal),
     ]).then(() => {});
+  }
+
+  /** Deletes what is older than `store.retentionDays`. */
+  #prune(clock: Clock): void {
+    const days = this.#config.store.retentionDays;
+    const removed = this.store.prune(clock.now() - days * 86_400_000);
+    if (removed > 0) {
+      log("store").info("Pruned {removed} requests older than {days} days", { removed, days });
+    }
   }
 
   /** Opens the store, connects, and starts dispatching. */

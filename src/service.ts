@@ -45,7 +45,7 @@ export async function runService(config: Config, options: ServiceOptions): Promi
   const metrics = new Metrics();
   const controller = await Controller.start(config, { metrics });
   metrics.bindSources({
-    inboxPending: () => (controller.store.isOpen ? controller.store.counts().pending : 0),
+    inboxPending: () => (controller.store.isOpen ? controller.store.pendingCount() : 0),
     mqttConnected: () => controller.conn.connected,
     eventLoopLagSeconds: () => lag.lagSeconds,
     inflight: () => controller.dispatcher.inFlight().length,

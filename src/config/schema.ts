@@ -41,6 +41,9 @@ export const configSchema = z.strictObject({
     path: nonEmptyString().default("mandrill.db").describe(
       "SQLite file of the durable inbox and the history.",
     ),
+    retentionDays: intField(1).default(30).describe(
+      "Finished requests, their history and dead letters older than this are deleted (hourly). A message id is remembered, for dedupe, this long.",
+    ),
   }).prefault({}).describe("Durable storage."),
   http: z.strictObject({
     listen: z.string().regex(LISTEN_RE, {

@@ -7,7 +7,8 @@ import { DatabaseSync } from "node:sqlite";
 
 /**
  * Each entry migrates from user_version = index to index + 1. Append only.
- * Rows are never deleted, so `seq` (the rowid) only grows: arrival order.
+ * `seq` is the rowid: it only grows as long as the newest row is never
+ * deleted, which pruning guarantees.
  */
 const MIGRATIONS: readonly string[] = [
   `
@@ -42,6 +43,7 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX history_host_started ON history (host, started_at);
   CREATE INDEX history_started ON history (started_at);
+  CREATE INDEX inbox_done_finished ON inbox (finished_at) WHERE state = 'done';
   CREATE TABLE deadletter (
     seq    INTEGER PRIMARY KEY,
     topic  TEXT NOT NULL,

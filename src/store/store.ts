@@ -121,6 +121,15 @@ export class Store implements Disposable {
       started: p(`SELECT * FROM inbox WHERE state = 'started' ORDER BY seq`),
       get: p(`SELECT * FROM inbox WHERE id = ?`),
       countState: p(`SELECT state, count(*) AS n FROM inbox GROUP BY state`),
+      countPending: p(`SELECT count(*) AS n FROM inbox WHERE state = 'pending'`),
+      // The newest row always stays: rowids (seq) must keep growing.
+      pruneInbox: p(
+        `DELETE FROM inbox WHERE state = 'done' AND finished_at < ? AND seq < (SELECT max(seq) FROM inbox)`,
+      ),
+      pruneHistory: p(
+        `DELETE FROM history WHERE started_at < ? AND id NOT IN (SELECT id FROM inbox)`,
+      ),
+      pruneDeadletters: p(`DELETE FROM deadletter WHERE ts < ?`),
       histStart: p(
         `INSERT INTO history (id, host, executor, requested_by, reason, started_at)
          VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
@@ -211,6 +220,25 @@ export class Store implements Disposable {
   get(id: string): InboxRow | undefined {
     const r = this.#s.get!.get(id) as Row | undefined;
     return r ? _inbox(r) : undefined;
+  }
+
+  /** Rows waiting to be dispatched (cheap: a partial index). */
+  pendingCount(): number {
+    return (this.#s.countPending!.get() as { n: number }).n;
+  }
+
+  /**
+   * Deletes finished requests, their history and dead letters older than
+   * `before` (ms). Pending and started rows are never deleted. Returns the
+   * number of requests removed.
+   */
+  prune(before: number): number {
+    return this.transaction(() => {
+      const n = this.#s.pruneInbox!.run(before).changes as number;
+      this.#s.pruneHistory!.run(before);
+      this.#s.pruneDeadletters!.run(before);
+      return n;
+    });
   }
 
   /** Number of rows in each state. */

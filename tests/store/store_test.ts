@@ -66,3 +66,30 @@ Deno.test("store survives reopening: the file keeps rows and schema version", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("store.prune() deletes old finished requests only, and never the newest row", () => {
+  using store = Store.open(":memory:");
+  store.insertRequest(req("old-done"), 1);
+  store.finish("old-done", "succeeded", null, 10);
+  store.historyStart({
+    id: "old-done",
+    host: "web-1",
+    executor: "x",
+    requestedBy: null,
+    reason: null,
+    startedAt: 5,
+  });
+  store.insertRequest(req("old-pending"), 2);
+  store.insertRequest(req("old-newest"), 3);
+  store.finish("old-newest", "skipped", "dry run", 11);
+  store.addDeadLetter({ topic: "t", payload: "x", error: "bad", ts: 4 });
+  assert.equal(store.pendingCount(), 1);
+  assert.equal(store.prune(1_000), 1);
+  assert.equal(store.get("old-done"), undefined);
+  assert.equal(store.historyGet("old-done"), undefined);
+  assert.equal(store.get("old-pending")?.state, "pending", "a pending row was pruned");
+  assert.ok(store.get("old-newest"), "the newest row was pruned: rowids could be reused");
+  assert.deepEqual(store.deadLetters(), []);
+  store.insertRequest(req("new"), 2_000);
+  assert.ok(store.get("new")!.seq > store.get("old-newest")!.seq);
+});
