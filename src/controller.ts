@@ -107,6 +107,7 @@ export class Controller implements AsyncDisposable {
       store,
       events,
       clock,
+      groupCommit: true,
       onAccepted: () => this.dispatcher.wake(),
       onResult: (r) => options.metrics?.onIntake(r),
     });
@@ -119,7 +120,10 @@ export class Controller implements AsyncDisposable {
     });
     const chaosTopic = `${config.mqtt.topicPrefix}/chaos`;
     this.#chaos = fleet.chaos({
-      submit: (req) => intake.handle(chaosTopic, new TextEncoder().encode(JSON.stringify(req))),
+      submit: (req) => {
+        intake.handle(chaosTopic, new TextEncoder().encode(JSON.stringify(req)));
+        store.commitBatch();
+      },
       lastRestartAt: (host) => this.dispatcher.lastRestartAt(host),
     });
     // The write-ahead log is checkpointed here, off the intake path.
@@ -153,7 +157,10 @@ export class Controller implements AsyncDisposable {
   static async start(config: Config, options: ControllerOptions = {}): Promise<Controller> {
     const store = Store.open(config.store.path);
     try {
-      const conn = await MqttConnection.open(mqttSettings(config));
+      // Group commit: PUBACKs wait for the inbox writes of their batch to commit.
+      const conn = await MqttConnection.open(mqttSettings(config), {
+        commitBatch: () => store.commitBatch(),
+      });
       log("run").info("mandrill started: store {store}, broker {clientId}", {
         store: config.store.path,
         clientId: config.mqtt.clientId,

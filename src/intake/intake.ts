@@ -27,6 +27,11 @@ export interface IntakeOptions {
   store: Store;
   events: EventSink;
   clock: Clock;
+  /**
+   * Leave writes in the store's group-commit batch (the caller commits before
+   * acknowledging, see `MqttConnectionOptions.commitBatch`). Default: false.
+   */
+  groupCommit?: boolean;
   /** Called after each accepted request, to wake the dispatcher. */
   onAccepted?: () => void;
   /** Called with every result, for metrics. */
@@ -46,10 +51,12 @@ function _zodMessage(issues: { path: PropertyKey[]; message: string }[]): string
 /** Validates, dedupes and stores restart requests. */
 export class Intake {
   readonly #o: IntakeOptions;
+  readonly #write: { deferCommit: boolean };
 
   /** Builds an intake over the store and event sink. */
   constructor(options: IntakeOptions) {
     this.#o = options;
+    this.#write = { deferCommit: options.groupCommit ?? false };
   }
 
   /**
@@ -62,7 +69,7 @@ export class Intake {
     const now = this.#o.clock.now();
     if (r.kind === "rejected") {
       const text = lenient.decode(payload.subarray(0, DEADLETTER_PAYLOAD_BYTES));
-      this.#o.store.addDeadLetter({ topic, payload: text, error: r.error, ts: now });
+      this.#o.store.addDeadLetter({ topic, payload: text, error: r.error, ts: now }, this.#write);
       this.#o.events.deadLetter({ topic, payload: text, error: r.error, ts: now });
       if (r.id) {
         this.#o.events.event({
@@ -82,7 +89,7 @@ export class Intake {
       this.#o.onResult?.(result);
       return result;
     }
-    const inserted = this.#o.store.insertRequest(r.request, now);
+    const inserted = this.#o.store.insertRequest(r.request, now, this.#write);
     const result: IntakeResult = inserted
       ? { kind: "accepted", id: r.request.id, host: r.request.host }
       : { kind: "duplicate", id: r.request.id };

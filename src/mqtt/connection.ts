@@ -10,6 +10,7 @@ import type { IClientOptions, IPublishPacket, MqttClient } from "mqtt";
 import { backoffDelay } from "../async/mod.ts";
 import { errorMessage, log } from "../log.ts";
 import { topicMatches } from "./match.ts";
+import { AckBatcher } from "./ack_batcher.ts";
 
 /**
  * Handles one incoming message, synchronously. Returning normally lets the
@@ -40,6 +41,11 @@ export interface MqttConnectionOptions {
   will?: { topic: string; payload: string; qos: 0 | 1; retain: boolean };
   /** Called on every (re)connect after subscriptions are restored. */
   onConnect?: (sessionPresent: boolean) => void;
+  /**
+   * Group commit: hold PUBACKs and call this once the packets at hand are
+   * handled, then send them. Default: none, each PUBACK goes when its handler returns.
+   */
+  commitBatch?: () => void;
   /** Called whenever the connected state changes. */
   onConnectedChange?: (connected: boolean) => void;
 }
@@ -60,15 +66,19 @@ export class MqttConnection implements AsyncDisposable {
   #ending = false;
   #connected = false;
   #options: MqttConnectionOptions;
+  #batcher: AckBatcher | undefined;
 
   private constructor(client: MqttClient, settings: MqttSettings, options: MqttConnectionOptions) {
     this.client = client;
     this.#settings = settings;
     this.#options = options;
     const logger = log("mqtt");
+    const batcher = options.commitBatch ? new AckBatcher(client, options.commitBatch) : undefined;
+    this.#batcher = batcher;
     client.handleMessage = (packet, callback) => {
       const route = this.#routes.find((r) => topicMatches(r.filter, packet.topic));
       if (!route) return callback();
+      batcher?.hold();
       const payload = typeof packet.payload === "string"
         ? new TextEncoder().encode(packet.payload)
         : new Uint8Array(
@@ -265,6 +275,7 @@ export class MqttConnection implements AsyncDisposable {
   /** Disconnects cleanly (waits for in-flight publishes, up to `timeoutMs`), then forcibly. */
   async close(timeoutMs = 5_000): Promise<void> {
     if (this.#ending) return;
+    this.#batcher?.flush();
     this.#ending = true;
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;

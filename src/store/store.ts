@@ -58,6 +58,16 @@ export interface DeadLetterRow {
 
 type Row = Record<string, unknown>;
 
+/** Options of intake's writes. */
+export interface WriteOptions {
+  /**
+   * Leave the write in the open group-commit batch; it becomes durable at the
+   * next {@linkcode Store.commitBatch} (or any other write). Default: false,
+   * committed at once.
+   */
+  deferCommit?: boolean;
+}
+
 function _inbox(r: Row): InboxRow {
   return {
     seq: r.seq as number,
@@ -95,6 +105,7 @@ export class Store implements Disposable {
   readonly #db: DatabaseSync;
   readonly #s: Record<string, StatementSync>;
   #closed = false;
+  #batchOpen = false;
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
@@ -162,13 +173,15 @@ export class Store implements Disposable {
   }
 
   /** Adds a validated request as pending. Returns false when its id is already known. */
-  insertRequest(req: RestartRequest, now: number): boolean {
+  insertRequest(req: RestartRequest, now: number, options: WriteOptions = {}): boolean {
+    this.#prepareWrite(options);
     const r = this.#s.insert!.run(req.id, req.host, JSON.stringify(req), now);
     return r.changes === 1;
   }
 
   /** Records a request that ended at intake (e.g. rejected) so its id is known and reported. */
   insertFinished(req: RestartRequest, outcome: Outcome, detail: string, now: number): boolean {
+    this.commitBatch();
     const r = this.#s.insertDone!.run(
       req.id,
       req.host,
@@ -188,11 +201,13 @@ export class Store implements Disposable {
 
   /** Marks a pending row started (before its executor runs). False if it was not pending. */
   markStarted(id: string, now: number): boolean {
+    this.commitBatch();
     return this.#s.markStarted!.run(now, id).changes === 1;
   }
 
   /** Ends a row with its outcome. False if it had already ended. */
   finish(id: string, outcome: Outcome, detail: string | null, now: number): boolean {
+    this.commitBatch();
     return this.#s.finish!.run(outcome, detail, now, id).changes === 1;
   }
 
@@ -201,6 +216,7 @@ export class Store implements Disposable {
    * `interrupted` (never executed again). Returns those rows.
    */
   interruptStarted(now: number): InboxRow[] {
+    this.commitBatch();
     const rows = (this.#s.started!.all() as Row[]).map(_inbox);
     this.transaction(() => {
       for (const r of rows) {
@@ -257,6 +273,7 @@ export class Store implements Disposable {
       "finishedAt" | "outcome" | "detail" | "durationMs" | "recoveredAt" | "recoveryMs"
     >,
   ): void {
+    this.commitBatch();
     this.#s.histStart!.run(
       row.id,
       row.host,
@@ -275,11 +292,13 @@ export class Store implements Disposable {
     finishedAt: number,
     durationMs: number,
   ): void {
+    this.commitBatch();
     this.#s.histFinish!.run(finishedAt, outcome, detail, durationMs, id);
   }
 
   /** Saves when a restarted host came back. */
   historyRecovered(id: string, recoveredAt: number, recoveryMs: number): void {
+    this.commitBatch();
     this.#s.histRecovered!.run(recoveredAt, recoveryMs, id);
   }
 
@@ -298,7 +317,8 @@ export class Store implements Disposable {
   }
 
   /** Stores a dead letter. */
-  addDeadLetter(dl: DeadLetterRow): void {
+  addDeadLetter(dl: DeadLetterRow, options: WriteOptions = {}): void {
+    this.#prepareWrite(options);
     this.#s.deadletter!.run(dl.topic, dl.payload, dl.error, dl.ts);
   }
 
@@ -317,10 +337,34 @@ export class Store implements Disposable {
   }
 
   /**
+   * Group commit for intake: commits the writes made with `deferCommit` since
+   * the last commit. Every other write commits them first, so nothing is ever
+   * executed, marked or reported on top of an uncommitted request.
+   */
+  commitBatch(): void {
+    if (!this.#batchOpen) return;
+    this.#batchOpen = false;
+    this.#db.exec("COMMIT");
+  }
+
+  /** True while deferred writes wait for {@linkcode commitBatch}. */
+  get batchOpen(): boolean {
+    return this.#batchOpen;
+  }
+
+  #prepareWrite(options: WriteOptions): void {
+    if (!options.deferCommit) return this.commitBatch();
+    if (this.#batchOpen) return;
+    this.#db.exec("BEGIN");
+    this.#batchOpen = true;
+  }
+
+  /**
    * Runs `fn` in one transaction: many small writes, one commit. Nested calls
    * join the outer transaction.
    */
   transaction<T>(fn: () => T): T {
+    this.commitBatch();
     if (this.#db.isTransaction) return fn();
     this.#db.exec("BEGIN");
     try {
@@ -339,12 +383,14 @@ export class Store implements Disposable {
    */
   checkpoint(truncate = false): void {
     if (this.#closed) return;
+    this.commitBatch();
     this.#db.exec(`PRAGMA wal_checkpoint(${truncate ? "TRUNCATE" : "PASSIVE"})`);
   }
 
   /** Closes the database. Idempotent. */
   close(): void {
     if (this.#closed) return;
+    this.commitBatch();
     this.#closed = true;
     this.#db.close(); // the last connection to close checkpoints and removes the log
   }

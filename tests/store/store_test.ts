@@ -93,3 +93,24 @@ Deno.test("store.prune() deletes old finished requests only, and never the newes
   store.insertRequest(req("new"), 2_000);
   assert.ok(store.get("new")!.seq > store.get("old-newest")!.seq);
 });
+
+Deno.test("store group commit: deferred writes are durable only after commitBatch or any other write", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    using store = Store.open(`${dir}/m.db`);
+    using other = Store.open(`${dir}/m.db`); // another connection sees only what is committed
+    store.insertRequest(req("a"), 1, { deferCommit: true });
+    store.insertRequest(req("b", "web-2"), 1, { deferCommit: true });
+    assert.equal(store.batchOpen, true);
+    assert.equal(other.get("a"), undefined, "visible before the commit");
+    store.commitBatch();
+    assert.equal(other.get("b")?.id, "b");
+    store.insertRequest(req("c"), 2, { deferCommit: true });
+    store.markStarted("a", 3); // an execution-side write commits the batch first
+    assert.equal(store.batchOpen, false);
+    assert.equal(other.get("c")?.state, "pending");
+    assert.equal(other.get("a")?.state, "started");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

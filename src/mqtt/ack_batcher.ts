@@ -1,0 +1,79 @@
+/**
+ * Group commit for intake. MQTT.js hands messages over one at a time and sends
+ * each PUBACK as soon as the handler returns. The batcher holds those PUBACKs
+ * (letting MQTT.js go on to the next packet), and once the packets already
+ * read are handled it commits the batch of inbox writes, then releases the
+ * held PUBACKs in arrival order, corked into one socket write. A PUBACK thus
+ * still never leaves before its request is durable, and order is kept; a
+ * failed commit withholds them all and drops the connection, so the broker
+ * redelivers.
+ * @module
+ */
+import { setImmediate } from "node:timers";
+import type { MqttClient } from "mqtt";
+import { errorMessage, log } from "../log.ts";
+
+type SendPacket = (packet: { cmd: string }, cb?: (err?: Error) => void, ...rest: unknown[]) => void;
+
+/** Holds PUBACKs until `commit` has run. */
+export class AckBatcher {
+  readonly #client: MqttClient;
+  readonly #commit: () => void;
+  readonly #send: SendPacket;
+  #held: { cmd: string }[] = [];
+  #open = false;
+
+  /** Installs itself on `client` (wrapping its packet sender). */
+  constructor(client: MqttClient, commit: () => void) {
+    this.#client = client;
+    this.#commit = commit;
+    // MQTT.js 5 (pinned) sends every packet through this private method.
+    const internal = client as unknown as { _sendPacket: SendPacket };
+    this.#send = internal._sendPacket.bind(client);
+    internal._sendPacket = (packet, cb, ...rest) => {
+      if (this.#open && packet.cmd === "puback") {
+        this.#held.push(packet);
+        cb?.(); // lets MQTT.js handle the next packet now
+        return;
+      }
+      this.#send(packet, cb, ...rest);
+    };
+  }
+
+  /** Called before a message is handled: its PUBACK will wait for the next flush. */
+  hold(): void {
+    if (this.#open) return;
+    this.#open = true;
+    // After the packets already parsed from the socket have been handled.
+    setImmediate(() => this.flush());
+  }
+
+  /** Commits, then sends the held PUBACKs in order. */
+  flush(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    const acks = this.#held;
+    this.#held = [];
+    try {
+      this.#commit();
+    } catch (err) {
+      log("mqtt").error(
+        "Cannot commit {n} messages; not acknowledged, reconnecting for redelivery: {error}",
+        {
+          n: acks.length,
+          error: errorMessage(err),
+        },
+      );
+      this.#client.stream?.destroy();
+      return;
+    }
+    if (acks.length === 0) return;
+    const stream = this.#client.stream as { cork?: () => void; uncork?: () => void } | undefined;
+    stream?.cork?.();
+    try {
+      for (const packet of acks) this.#send(packet);
+    } finally {
+      stream?.uncork?.();
+    }
+  }
+}
