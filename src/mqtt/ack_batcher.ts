@@ -3,7 +3,9 @@
  * each PUBACK as soon as the handler returns. The batcher holds those PUBACKs
  * (letting MQTT.js go on to the next packet), and once the packets already
  * read are handled it commits the batch of inbox writes, then releases the
- * held PUBACKs in arrival order, corked into one socket write. A PUBACK thus
+ * held PUBACKs in arrival order. The socket is corked for the batch, so the
+ * PUBACKs and whatever else was published meanwhile (the "received" events)
+ * leave in one write, after the commit. A PUBACK thus
  * still never leaves before its request is durable, and order is kept; a
  * failed commit withholds them all and drops the connection, so the broker
  * redelivers.
@@ -44,8 +46,13 @@ export class AckBatcher {
   hold(): void {
     if (this.#open) return;
     this.#open = true;
+    this.#stream()?.cork?.();
     // After the packets already parsed from the socket have been handled.
     setImmediate(() => this.flush());
+  }
+
+  #stream(): { cork?: () => void; uncork?: () => void } | undefined {
+    return this.#client.stream as { cork?: () => void; uncork?: () => void } | undefined;
   }
 
   /** Commits, then sends the held PUBACKs in order. */
@@ -67,13 +74,10 @@ export class AckBatcher {
       this.#client.stream?.destroy();
       return;
     }
-    if (acks.length === 0) return;
-    const stream = this.#client.stream as { cork?: () => void; uncork?: () => void } | undefined;
-    stream?.cork?.();
     try {
       for (const packet of acks) this.#send(packet);
     } finally {
-      stream?.uncork?.();
+      this.#stream()?.uncork?.();
     }
   }
 }
