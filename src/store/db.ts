@@ -61,12 +61,14 @@ export const SCHEMA_VERSION: number = MIGRATIONS.length;
 export function openDatabase(path: string): DatabaseSync {
   const db = new DatabaseSync(path);
   try {
+    // First, so that even switching to WAL waits for another process's lock
+    // (a `mandrill history` reading, a previous run still closing) instead of failing.
+    db.exec("PRAGMA busy_timeout = 5000");
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = NORMAL");
     // Checkpoints run from Store.checkpoint() on a timer, not inside the commit
     // of whichever insert crosses the threshold (that stalls intake).
     db.exec("PRAGMA wal_autocheckpoint = 0");
-    db.exec("PRAGMA busy_timeout = 5000");
     db.exec("PRAGMA foreign_keys = ON");
     const row = db.prepare("PRAGMA user_version").get() as { user_version: number };
     const from = row.user_version;
