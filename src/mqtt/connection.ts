@@ -98,6 +98,8 @@ export class MqttConnection implements AsyncDisposable {
       callback();
     };
     client.on("connect", (connack) => {
+      // Small packets (PUBACKs, events) must not wait for Nagle's algorithm.
+      (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
       this.#attempt = 0;
       this.#setConnected(true);
       const sessionPresent = connack.sessionPresent;
