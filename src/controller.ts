@@ -7,6 +7,7 @@
  * @module
  */
 import { FleetWiring } from "./_fleet_wiring.ts";
+import { delay } from "./async/mod.ts";
 import type { ChaosScheduler } from "./chaos/mod.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config/mod.ts";
@@ -138,10 +139,42 @@ export class Controller implements AsyncDisposable {
     };
     maintain();
     this.#checkpointTimer = setInterval(maintain, 1000);
-    this.#running = Promise.all([
-      this.dispatcher.run({ stop: this.#stop.signal, abort: this.#abort.signal }),
-      this.#chaos.run(this.#stop.signal),
-    ]).then(() => {});
+    this.#running = this.#run();
+  }
+
+  async #run(): Promise<void> {
+    const stop = this.#stop.signal;
+    try {
+      await this.#learnKillSwitch(stop);
+    } catch {
+      if (stop.aborted) return; // shut down before the broker was reached
+      throw new Error("cannot learn the kill switch state");
+    }
+    await Promise.all([
+      this.dispatcher.run({ stop, abort: this.#abort.signal }),
+      this.#chaos.run(stop),
+    ]);
+  }
+
+  /**
+   * Nothing is restarted before the kill switch's state is known: a pause is a
+   * retained message, delivered right after the SUBACK of its topic. So wait
+   * for the broker, subscribe, and give the retained message a moment to land.
+   */
+  async #learnKillSwitch(signal: AbortSignal): Promise<void> {
+    const logger = log("control");
+    if (!this.conn.connected) {
+      logger.info(
+        "Waiting for the broker before restarting anything: the kill switch state is unknown",
+      );
+    }
+    await this.conn.waitConnected(signal);
+    await this.conn.client.subscribeAsync(this.topics.control, { qos: 1 });
+    await delay(300, { signal });
+    const paused = this.fleet.killSwitch.paused();
+    logger.info("Kill switch: {state}", {
+      state: paused ? `paused (${paused.reason ?? "no reason"})` : "running",
+    });
   }
 
   /** Deletes what is older than `store.retentionDays`. */

@@ -173,3 +173,50 @@ Deno.test("run: a bug in an unexpected place ends the process non-zero with a lo
     });
   }
 });
+
+Deno.test("run: started while paused, mandrill restarts nothing, not even requests left pending from before", async () => {
+  await using broker = await Mosquitto.start();
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/mandrill.json`;
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify(config(dir, broker.url, {
+      executors: {
+        local: { type: "command", argv: ["sh", "-c", `echo "$1" >> '${dir}/executed.txt'`, "sh"] },
+      },
+      hosts: { "web-1": { executor: "local" } },
+    })),
+  );
+  {
+    using store = Store.open(`${dir}/m.db`);
+    store.insertRequest({ id: "left-over", host: "web-1" }, Date.now());
+  }
+  const paused = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--no-check",
+      new URL("../../main.ts", import.meta.url).pathname,
+      "pause",
+      "--config",
+      file,
+      "--reason",
+      "freeze",
+    ],
+  }).output();
+  assert.equal(paused.code, 0, new TextDecoder().decode(paused.stderr));
+  await using events = await EventCollector.start(broker.url);
+  await using proc = MandrillProcess.start(["run", "--config", file]);
+  const skipped = await waitFor(
+    () => events.events.find((e) => e.id === "left-over" && e.phase !== "received"),
+    {
+      what: "the left-over request's outcome",
+    },
+  );
+  assert.equal(skipped.phase, "skipped");
+  assert.match(skipped.detail ?? "", /^paused: freeze/);
+  assert.deepEqual(await readLines(`${dir}/executed.txt`), []);
+  proc.kill("SIGTERM");
+  assert.equal((await proc.exited()).code, 0);
+  await Deno.remove(dir, { recursive: true });
+});
