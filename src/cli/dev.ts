@@ -4,6 +4,7 @@
  */
 import { errorMessage, setupLogging } from "../log.ts";
 import { parseCommand, usageError } from "./_common.ts";
+import { runDev } from "../dev/dev.ts";
 
 /** Usage text of `mandrill dev`. */
 export const DEV_USAGE = `Usage: mandrill dev [--hosts N] [--port PORT] [--http-port PORT]
@@ -47,7 +48,5 @@ export async function devCommand(args: string[]): Promise<number> {
     return usageError("dev", DEV_USAGE, errorMessage(err));
   }
   await using _logging = await setupLogging({ level: "info", format: "pretty" });
-  // Loaded on demand: the embedded broker is only needed here, not by `run`.
-  const { runDev } = await import("../dev/dev.ts");
   return await runDev(options);
 }
