@@ -12,7 +12,7 @@ interface Run {
 
 async function mandrill(...args: string[]): Promise<Run> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", ...args],
+    args: ["run", "-A", "--quiet", "--no-check", "main.ts", ...args],
     cwd: root,
     stdin: "null",
     env: { NO_COLOR: "1" },

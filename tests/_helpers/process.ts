@@ -26,7 +26,7 @@ export class MandrillProcess implements AsyncDisposable {
   /** Starts `mandrill ARGS...`. */
   static start(args: string[], options: MandrillProcessOptions = {}): MandrillProcess {
     const proc = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--no-check", options.script ?? MAIN, ...args],
+      args: ["run", "-A", "--quiet", "--no-check", options.script ?? MAIN, ...args],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -4,7 +4,7 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 async function agent(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-check", MAIN, "agent", ...args],
+    args: ["run", "-A", "--quiet", "--no-check", MAIN, "agent", ...args],
     stdin: "null",
     env: { NO_COLOR: "1" },
   }).output();

@@ -5,7 +5,7 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 async function mandrill(...args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-check", MAIN, ...args],
+    args: ["run", "-A", "--quiet", "--no-check", MAIN, ...args],
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },

@@ -12,7 +12,7 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 async function mandrill(...args: string[]): Promise<{ code: number; out: string }> {
   const o = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-check", MAIN, ...args],
+    args: ["run", "-A", "--quiet", "--no-check", MAIN, ...args],
   }).output();
   return {
     code: o.code,

@@ -195,6 +195,7 @@ Deno.test("run: started while paused, mandrill restarts nothing, not even reques
     args: [
       "run",
       "-A",
+      "--quiet",
       "--no-check",
       new URL("../../main.ts", import.meta.url).pathname,
       "pause",
