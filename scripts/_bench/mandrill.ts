@@ -8,6 +8,12 @@ import { DatabaseSync } from "node:sqlite";
 import type { ConfigInput } from "../../src/config/mod.ts";
 import { connectClient } from "../../tests/_helpers/mqtt.ts";
 import { BenchProcess, readCpuSeconds, readMemory, ROOT, waitUntil } from "./proc.ts";
+import denoJson from "../../deno.json" with { type: "json" };
+
+/** The V8 flags the shipped binary is compiled with (`deno task compile`): measure what ships. */
+const SHIPPED_V8_FLAGS = denoJson.tasks.compile.split(/\s+/).filter((a) =>
+  a.startsWith("--v8-flags=")
+);
 
 /** Options of {@linkcode BenchMandrill.start}. */
 export interface BenchMandrillOptions {
@@ -78,7 +84,7 @@ export class BenchMandrill implements AsyncDisposable {
     await Deno.writeTextFile(file, JSON.stringify(config));
     const t0 = performance.now();
     const proc = BenchProcess.deno(`${ROOT}main.ts`, ["run", "--config", file], {
-      denoFlags: o.denoFlags,
+      denoFlags: [...SHIPPED_V8_FLAGS, ...(o.denoFlags ?? [])],
     });
     const m = new BenchMandrill(proc, dir, o, clientId);
     try {
