@@ -32,6 +32,8 @@ export interface ControllerOptions {
   executors?: ReadonlyMap<string, Executor>;
   /** Metrics to feed. Default: none. */
   metrics?: Metrics;
+  /** Told about a bug or an unwritable store in one request; the service shuts down. Default: none. */
+  onFatal?: (kind: string, err: unknown) => void;
 }
 
 /** Error raised when a message arrives after intake stopped: it is not acknowledged. */
@@ -103,6 +105,7 @@ export class Controller implements AsyncDisposable {
       onExecuted: (info) => fleet.onExecuted(info, this.#executors),
       onPhase: (phase, info) => options.metrics?.onPhase(phase, info),
       onHistoryError: (err) => options.metrics?.onHistoryError(err),
+      onTaskError: (err) => options.onFatal?.("request failure", err),
     });
     const intake = new Intake({
       store,
@@ -192,7 +195,7 @@ export class Controller implements AsyncDisposable {
     try {
       // Group commit: PUBACKs wait for the inbox writes of their batch to commit.
       const conn = await MqttConnection.open(mqttSettings(config), {
-        commitBatch: () => store.commitBatch(),
+        commitBatch: () => store.commitForAck(),
       });
       log("run").info("mandrill started: store {store}, broker {clientId}", {
         store: config.store.path,

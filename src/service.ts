@@ -43,7 +43,21 @@ export async function runService(config: Config, options: ServiceOptions): Promi
     });
   }
   const metrics = new Metrics();
-  const controller = await Controller.start(config, { metrics });
+  let exitCode = 0;
+  let signals = 0;
+  let controller: Controller | undefined;
+  const fatal = (kind: string, err: unknown) => {
+    exitCode = EXIT_BUG;
+    metrics.onUnhandled(err);
+    logger.fatal("Unexpected {kind}: {error}; shutting down", {
+      kind,
+      error: errorMessage(err),
+      stack: err instanceof Error ? err.stack : undefined,
+    });
+    controller?.shutdown().catch(() => {});
+  };
+  const started = await Controller.start(config, { metrics, onFatal: fatal });
+  controller = started;
   metrics.bindSources({
     inboxPending: () => (controller.store.isOpen ? controller.store.pendingCount() : 0),
     mqttConnected: () => controller.conn.connected,
@@ -64,19 +78,6 @@ export async function runService(config: Config, options: ServiceOptions): Promi
       ready: () => controller.readiness(),
       tasks: () => controller.dispatcher.inFlight(),
     });
-  let exitCode = 0;
-  let signals = 0;
-
-  const fatal = (kind: string, err: unknown) => {
-    exitCode = EXIT_BUG;
-    metrics.onUnhandled(err);
-    logger.fatal("Unexpected {kind}: {error}; shutting down", {
-      kind,
-      error: errorMessage(err),
-      stack: err instanceof Error ? err.stack : undefined,
-    });
-    controller.shutdown().catch(() => {});
-  };
   const onRejection = (e: PromiseRejectionEvent) => {
     e.preventDefault();
     fatal("unhandled rejection", e.reason);

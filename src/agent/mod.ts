@@ -11,7 +11,6 @@ export { type ProcReadOptions, readBootId, readUptimeSec } from "./proc.ts";
 export {
   commandRunner,
   type CommandRunnerOptions,
-  REASON_ENV,
   type RestartResult,
   type RestartRunner,
 } from "./runner.ts";

@@ -17,9 +17,6 @@ export interface RestartResult {
 /** Carries out one restart command; never throws for expected failures. Plug point of the agent. */
 export type RestartRunner = (command: AgentCommand, signal?: AbortSignal) => Promise<RestartResult>;
 
-/** Name of the environment variable that carries the command's reason to the child, if any. */
-export const REASON_ENV = "MANDRILL_REASON";
-
 /** Longest `detail` sent back (the contract allows 4096 characters). */
 const _MAX_DETAIL = 4000;
 
@@ -33,7 +30,8 @@ export interface CommandRunnerOptions {
 
 /**
  * A {@linkcode RestartRunner} running `argv` with the command id in
- * `MANDRILL_REQUEST_ID` and its reason in `MANDRILL_REASON`. Exit 0 is
+ * `MANDRILL_REQUEST_ID` (a validated id; the free-text reason of a message
+ * never reaches the child). Exit 0 is
  * `ok: true` (detail: the tail of stdout); anything else is `ok: false` with
  * the tail of stderr.
  *
@@ -55,7 +53,6 @@ export function commandRunner(options: CommandRunnerOptions): RestartRunner {
   const name = programName(program);
   return async (command, signal) => {
     const env: Record<string, string> = { [REQUEST_ID_ENV]: command.id };
-    if (command.reason !== undefined) env[REASON_ENV] = command.reason;
     const r = await runProcess(program, { args, env, timeoutMs: timeoutSec * 1000, signal });
     switch (r.kind) {
       case "spawn-error":

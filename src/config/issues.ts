@@ -126,11 +126,15 @@ function _gotSuffix(issue: Issue): string {
   return `, got ${_show(issue.input)}`;
 }
 
-/** A value as a short piece of JSON for a message. */
+/** A value as a short piece of JSON for a message; a password in a URL is masked. */
 function _show(value: unknown): string {
   const text = typeof value === "bigint" || typeof value === "symbol"
     ? String(value)
-    : JSON.stringify(value) ?? String(value);
+    : JSON.stringify(
+      typeof value === "string"
+        ? value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, "$1:***@")
+        : value,
+    ) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 

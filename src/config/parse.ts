@@ -49,7 +49,8 @@ function _parse<S extends z.ZodType>(
   crossCheck: (input: unknown) => PathIssue[],
 ): z.output<S> {
   const envIssues: PathIssue[] = [];
-  const expanded = _expandDeep(json, options.env ?? {}, [], envIssues);
+  const env = options.env ?? {};
+  const expanded = _expandDeep(json, env, [], envIssues);
   const collector = new IssueCollector();
   const result = schema.safeParse(expanded, { error: collector.errorMap, reportInput: true });
   const schemaIssues = result.success ? [] : collector.translate(result.error.issues);
@@ -63,7 +64,14 @@ function _parse<S extends z.ZodType>(
     if (!issues.some((other) => isWithin(issue.path, other.path))) issues.push(issue);
   }
   if (issues.length > 0 || !result.success) {
-    throw new ConfigError(issues.map(toConfigIssue), { file: options.file });
+    // Values from the environment are secrets: never echo them in a message.
+    const secrets = _referencedValues(json, env);
+    const redact = (message: string) =>
+      secrets.reduce((m, secret) => m.split(secret).join("***"), message);
+    throw new ConfigError(
+      issues.map(toConfigIssue).map((i) => ({ ...i, message: redact(i.message) })),
+      { file: options.file },
+    );
   }
   return result.data;
 }
@@ -110,4 +118,23 @@ function _expandDeep(
     );
   }
   return value;
+}
+
+/** The values of every environment variable `json` refers to with `${NAME}`, longest first. */
+function _referencedValues(
+  json: unknown,
+  env: Readonly<Record<string, string | undefined>>,
+): string[] {
+  const out = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (typeof v === "string") {
+      for (const m of v.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
+        const value = env[m[1]!];
+        if (value && value.length >= 3) out.add(value);
+      }
+    } else if (Array.isArray(v)) v.forEach(walk);
+    else if (typeof v === "object" && v !== null) Object.values(v).forEach(walk);
+  };
+  walk(json);
+  return [...out].sort((a, b) => b.length - a.length);
 }

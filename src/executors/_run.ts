@@ -60,7 +60,10 @@ export async function runProcess(program: string, options: RunOptions): Promise<
     const setsid = _setsid();
     child = new Deno.Command(setsid ?? resolved, {
       args: setsid ? ["--", resolved, ...(options.args ?? [])] : options.args ?? [],
-      env: options.env,
+      // Children get a small, known environment: never mandrill's secrets
+      // (MQTT_PASSWORD and the like), only what running a program needs.
+      clearEnv: true,
+      env: { ..._baseEnv(), ...options.env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -200,4 +203,27 @@ function _resolveProgram(program: string): string | undefined {
     if (_isExecutableFile(candidate)) return candidate;
   }
   return undefined;
+}
+
+/** Variables a restart command or ssh may need from mandrill's environment. */
+const INHERITED_ENV = [
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "LANG",
+  "LC_ALL",
+  "LC_CTYPE",
+  "TZ",
+  "TMPDIR",
+  "SSH_AUTH_SOCK",
+] as const;
+
+function _baseEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of INHERITED_ENV) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
 }

@@ -75,6 +75,11 @@ export interface DispatcherOptions {
       durationMs?: number;
     },
   ) => void;
+  /**
+   * Called with an unexpected error of one request (a bug, or a store that
+   * cannot be written): the service treats it as fatal. Default: logged only.
+   */
+  onTaskError?: (err: unknown) => void;
   /** Called when saving history fails (metrics). */
   onHistoryError?: (err: unknown) => void;
   /** Rows held in memory at once (waiting or running). Default: 1024. */

@@ -104,7 +104,7 @@ export class Dispatcher {
               this.#lastSeq = row.seq;
               const claim = this.#claim(row);
               if (claim) {
-                group.spawn((signal) => this.#process(row, claim, signal), {
+                group.spawn((signal) => this.#process(row, claim, { signal, stop: options.stop }), {
                   independent: true,
                   name: row.id,
                 });
@@ -181,24 +181,35 @@ export class Dispatcher {
     this.#windowFreed?.();
   }
 
-  async #process(row: InboxRow, target: HostTarget, signal: AbortSignal): Promise<void> {
+  async #process(
+    row: InboxRow,
+    target: HostTarget,
+    { signal, stop }: { signal: AbortSignal; stop: AbortSignal },
+  ): Promise<void> {
     await withLogContext({ id: row.id, host: row.host }, async () => {
       try {
-        // One key per host: never two actions on one host at once.
+        // One key per host: never two actions on one host at once. A row still
+        // waiting when shutdown starts stays pending for the next start.
         using _slot = await this.#limiter.acquire(row.host, {
-          signal,
+          signal: AbortSignal.any([signal, stop]),
           groupKey: target.group ?? `host:${row.host}`,
           groupLimit: this.#o.policy().maxConcurrentPerGroup,
         });
+        if (stop.aborted) return; // left pending: shutdown began while it waited
         const current = this.#o.resolveHost(row.host);
         const d = this.#gate(row, current);
         if (d.kind === "skip") return this.#finish(row, "skipped", d.reason);
         await this.#execute(row, current!, signal);
       } catch (err) {
-        if (signal.aborted) {
+        if (signal.aborted || (stop.aborted && err === stop.reason)) {
           log("dispatcher").info("Request {id} left pending: shutting down", { id: row.id });
           return;
         }
+        log("dispatcher").error("Request {id} failed unexpectedly: {error}", {
+          id: row.id,
+          error: errorMessage(err),
+        });
+        this.#o.onTaskError?.(err);
         throw err;
       } finally {
         this.#release(row);

@@ -106,6 +106,7 @@ export class Store implements Disposable {
   readonly #s: Record<string, StatementSync>;
   #closed = false;
   #batchOpen = false;
+  #batchFailed = false;
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
@@ -344,7 +345,32 @@ export class Store implements Disposable {
   commitBatch(): void {
     if (!this.#batchOpen) return;
     this.#batchOpen = false;
-    this.#db.exec("COMMIT");
+    try {
+      this.#db.exec("COMMIT");
+    } catch (err) {
+      this.#batchFailed = true;
+      try {
+        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      } catch { /* the connection is beyond saving; the error below says why */ }
+      throw err;
+    }
+  }
+
+  /**
+   * For the acknowledging side: commits, and throws if this or any group
+   * commit since the last call failed — whoever ran it — so the PUBACKs of
+   * rolled-back writes are never sent.
+   */
+  commitForAck(): void {
+    try {
+      this.commitBatch();
+    } finally {
+      if (this.#batchFailed) {
+        this.#batchFailed = false;
+        // deno-lint-ignore no-unsafe-finally
+        throw new Error("a group commit failed: its messages are not acknowledged");
+      }
+    }
   }
 
   /** True while deferred writes wait for {@linkcode commitBatch}. */

@@ -469,3 +469,24 @@ Deno.test("ConfigError keeps its issues and lists them one per line", () => {
   assert.ok(error.cause instanceof SyntaxError);
   assert.equal(new ConfigError([{ path: "a", message: "bad" }]).message, "a: bad");
 });
+
+Deno.test("config errors never echo a secret: values from the environment and URL passwords are masked", () => {
+  for (
+    const [json, env] of [
+      [{ mqtt: { url: "mqqt://mandrill:${MQTT_PASSWORD}@broker" } }, {
+        MQTT_PASSWORD: "hunter2-secret",
+      }],
+      [{ mqtt: { url: "mqqt://mandrill:hunter2-secret@broker" } }, {}],
+      [{ mqtt: { url: "${URL}" } }, { URL: "mqqt://u:hunter2-secret@broker" }],
+    ] as const
+  ) {
+    let message = "";
+    try {
+      parseConfig(json, { env, file: "m.json" });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    assert.match(message, /mqtt\.url: /, "the bad key is still named");
+    assert.doesNotMatch(message, /hunter2/);
+  }
+});

@@ -204,3 +204,18 @@ Deno.test("CommandExecutor refuses bad options", () => {
   assert.throws(() => new CommandExecutor({ argv: ["/bin/true"], timeoutSec: 0 }), RangeError);
   assert.throws(() => new CommandExecutor({ argv: ["/bin/true"], timeoutSec: NaN }), RangeError);
 });
+
+Deno.test("CommandExecutor children never see mandrill's secrets, only a small known environment", async () => {
+  Deno.env.set("MQTT_PASSWORD", "hunter2-secret");
+  try {
+    const executor = new CommandExecutor({
+      argv: ["sh", "-c", 'echo "[$MQTT_PASSWORD][$MANDRILL_REQUEST_ID][${PATH:+path}]"', "sh"],
+      timeoutSec: 10,
+    });
+    const outcome = await executor.execute({ id: "r-9", host: "web-1" });
+    assert.equal(outcome.kind, "ok");
+    assert.equal(outcome.kind === "ok" ? outcome.detail?.trim() : "", "[][r-9][path]");
+  } finally {
+    Deno.env.delete("MQTT_PASSWORD");
+  }
+});

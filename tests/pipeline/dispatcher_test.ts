@@ -47,6 +47,8 @@ function harness(
     store,
     events,
     dispatcher,
+    stop: () => stop.abort(new Error("shutting down")),
+    running,
     historyErrors,
     submit,
     async [Symbol.asyncDispose]() {
@@ -141,4 +143,53 @@ Deno.test("dispatcher reports rows left started by a crash as interrupted and ne
   await waitFor(() => h.events.phase("succeeded").length === 1);
   assert.deepEqual(h.events.phase("interrupted").map((e) => e.id), ["crashed"]);
   assert.deepEqual(executor.calls.map((c) => c.req.id), ["waiting"]);
+});
+
+Deno.test("dispatcher: once shutdown starts, a row waiting for a slot stays pending and never runs", async () => {
+  let release!: () => void;
+  const executor = new FakeExecutor({
+    gate: new Promise<void>((r) => release = r),
+    outcome: { kind: "ok" },
+  });
+  await using h = harness({ executor, policy: { maxConcurrent: 1 } });
+  h.submit("first", "web-1");
+  h.submit("waiting", "web-2");
+  await executor.waitForRunning(1);
+  await waitFor(() => h.dispatcher.inFlight().length === 2, {
+    what: "the second row to wait for a slot",
+  });
+  h.stop();
+  release();
+  await h.running;
+  assert.deepEqual(executor.calls.map((c) => c.req.id), ["first"]);
+  assert.equal(h.store.get("first")?.outcome, "succeeded");
+  assert.equal(h.store.get("waiting")?.state, "pending");
+});
+
+Deno.test("dispatcher reports an unexpected error of one request to onTaskError", async () => {
+  const store = Store.open(":memory:");
+  const errors: unknown[] = [];
+  store.markStarted = () => {
+    throw new Error("disk I/O error");
+  };
+  const executor = new FakeExecutor({ outcome: { kind: "ok" } });
+  const dispatcher = new Dispatcher({
+    store,
+    events: new RecordingEventSink(),
+    clock: new FakeClock(),
+    executors: () => new Map([["fake", executor]]),
+    resolveHost: () => ({ executor: "fake" }),
+    policy: () => policy,
+    onTaskError: (err) => errors.push(err),
+  });
+  const stop = new AbortController();
+  const running = dispatcher.run({ stop: stop.signal, abort: new AbortController().signal });
+  store.insertRequest({ id: "r-1", host: "web-1" }, 0);
+  dispatcher.wake();
+  await waitFor(() => errors.length === 1, { what: "the error to be reported" });
+  assert.match(String(errors[0]), /disk I\/O error/);
+  assert.equal(executor.calls.length, 0, "executed although it could not be marked started");
+  stop.abort();
+  await running.catch(() => {});
+  store.close();
 });
