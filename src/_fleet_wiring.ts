@@ -107,7 +107,8 @@ export class FleetWiring {
         return e;
       },
     });
-    this.#agentExecutors = agents;
+    // Executors of a previous config still get the results of commands they sent.
+    this.#agentExecutors = [...this.#agentExecutors.filter((e) => e.pending > 0), ...agents];
     return out;
   }
 

@@ -8,7 +8,7 @@
  */
 import { FleetWiring } from "./_fleet_wiring.ts";
 import { delay } from "./async/mod.ts";
-import type { ChaosScheduler } from "./chaos/mod.ts";
+import { type ChaosScheduler, syncMarkerPayload } from "./chaos/mod.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config/mod.ts";
 import { type Topics, topics } from "./contract/topics.ts";
@@ -160,20 +160,42 @@ export class Controller implements AsyncDisposable {
   }
 
   /**
-   * Nothing is restarted before the kill switch's state is known: a pause is a
-   * retained message, delivered right after the SUBACK of its topic. So wait
-   * for the broker, subscribe, and give the retained message a moment to land.
+   * Nothing is restarted before the kill switch's state is known. A pause is a
+   * retained message, which the broker delivers right after the SUBACK of its
+   * topic; so subscribe, publish a sync marker on the topic, and wait for the
+   * marker to come back: the retained state, if any, came before it.
    */
   async #learnKillSwitch(signal: AbortSignal): Promise<void> {
     const logger = log("control");
-    if (!this.conn.connected) {
-      logger.info(
-        "Waiting for the broker before restarting anything: the kill switch state is unknown",
-      );
+    for (let attempt = 1;; attempt++) {
+      if (!this.conn.connected) {
+        logger.info(
+          "Waiting for the broker before restarting anything: the kill switch state is unknown",
+        );
+      }
+      await this.conn.waitConnected(signal);
+      try {
+        const granted = await this.conn.client.subscribeAsync(this.topics.control, { qos: 1 });
+        if (granted.some((g) => g.qos === 128)) {
+          throw new Error(`the broker refused ${this.topics.control}`);
+        }
+        const id = crypto.randomUUID();
+        const synced = this.fleet.killSwitch.waitForSync(
+          id,
+          AbortSignal.any([signal, AbortSignal.timeout(5_000)]),
+        );
+        await this.conn.publish(this.topics.control, syncMarkerPayload(id), { qos: 1 });
+        await synced;
+        break;
+      } catch (err) {
+        signal.throwIfAborted();
+        logger.warn("Cannot learn the kill switch state yet (attempt {attempt}): {error}", {
+          attempt,
+          error: errorMessage(err),
+        });
+        await delay(Math.min(5_000, 500 * attempt), { signal });
+      }
     }
-    await this.conn.waitConnected(signal);
-    await this.conn.client.subscribeAsync(this.topics.control, { qos: 1 });
-    await delay(300, { signal });
     const paused = this.fleet.killSwitch.paused();
     logger.info("Kill switch: {state}", {
       state: paused ? `paused (${paused.reason ?? "no reason"})` : "running",

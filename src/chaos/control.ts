@@ -49,6 +49,29 @@ export interface KillSwitchOptions {
  * ```
  */
 export class KillSwitch {
+  readonly #syncs = new Map<string, () => void>();
+
+  /**
+   * Resolves when the sync marker `id` (see {@linkcode syncMarkerPayload}) comes
+   * back on the control topic: by then the broker has delivered the retained
+   * state, which it sends before anything published after the subscription.
+   */
+  waitForSync(id: string, signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        this.#syncs.delete(id);
+        reject(signal.reason);
+      };
+      this.#syncs.set(id, () => {
+        this.#syncs.delete(id);
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      });
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
   #state: PauseState | undefined;
   readonly #onChange: ((state: PauseState | undefined) => void) | undefined;
 
@@ -63,6 +86,11 @@ export class KillSwitch {
    * logged and ignored: the state stays what the latest valid message said.
    */
   handle(payload: Uint8Array): void {
+    const marker = _syncMarker(payload);
+    if (marker !== undefined) {
+      this.#syncs.get(marker)?.();
+      return;
+    }
     const next = _parse(payload);
     if (next === "invalid") return;
     const before = this.#state;
@@ -195,4 +223,22 @@ export async function publishControl(
     signal.addEventListener("abort", onAbort, { once: true });
     published.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
+}
+
+/** A non-retained control message that only marks a point in the stream. */
+export function syncMarkerPayload(id: string): string {
+  return JSON.stringify({ sync: id });
+}
+
+function _syncMarker(payload: Uint8Array): string | undefined {
+  if (payload.byteLength > 200) return undefined;
+  try {
+    const v = JSON.parse(new TextDecoder().decode(payload));
+    return typeof v === "object" && v !== null && typeof v.sync === "string" &&
+        Object.keys(v).length === 1
+      ? v.sync
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }

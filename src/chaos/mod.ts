@@ -39,6 +39,7 @@ export {
   publishControl,
   type PublishControlOptions,
   routeKillSwitch,
+  syncMarkerPayload,
 } from "./control.ts";
 export {
   type ChaosWindow,

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { KillSwitch, type PauseState, publishControl } from "../../src/chaos/control.ts";
+import {
+  KillSwitch,
+  type PauseState,
+  publishControl,
+  syncMarkerPayload,
+} from "../../src/chaos/control.ts";
 import { FakeClock } from "../../src/clock.ts";
 import { topics } from "../../src/contract/topics.ts";
 import { setupLogging } from "../../src/log.ts";
@@ -146,4 +151,19 @@ Deno.test("publishControl() honours its signal", async (t) => {
       /connection closed/,
     );
   });
+});
+
+Deno.test("KillSwitch: a sync marker resolves its waiter and leaves the state alone", async () => {
+  const ks = new KillSwitch();
+  const enc = new TextEncoder();
+  ks.handle(enc.encode(JSON.stringify({ paused: true, reason: "freeze" })));
+  const waiting = ks.waitForSync("m-1", new AbortController().signal);
+  ks.handle(enc.encode(syncMarkerPayload("other")));
+  ks.handle(enc.encode(syncMarkerPayload("m-1")));
+  await waiting;
+  assert.equal(ks.paused()?.reason, "freeze");
+  const aborted = new AbortController();
+  const never = ks.waitForSync("m-2", aborted.signal);
+  aborted.abort(new Error("gave up"));
+  await assert.rejects(never, /gave up/);
 });
