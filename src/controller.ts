@@ -213,7 +213,7 @@ export class Controller implements AsyncDisposable {
 
   /** Opens the store, connects, and starts dispatching. */
   static async start(config: Config, options: ControllerOptions = {}): Promise<Controller> {
-    const store = Store.open(config.store.path);
+    const store = Store.open(config.store.path, { synchronous: config.store.synchronous });
     try {
       // Group commit: PUBACKs wait for the inbox writes of their batch to commit.
       const conn = await MqttConnection.open(mqttSettings(config), {

@@ -41,6 +41,9 @@ export const configSchema = z.strictObject({
     path: nonEmptyString().default("mandrill.db").describe(
       "SQLite file of the durable inbox and the history.",
     ),
+    synchronous: z.enum(["full", "normal"]).default("full").describe(
+      '"full": every commit reaches the disk before mandrill acknowledges or runs anything, surviving power loss. "normal": faster; a crash of mandrill loses nothing, power loss may lose the last commits.',
+    ),
     retentionDays: intField(1).default(30).describe(
       "Finished requests, their history and dead letters older than this are deleted (hourly). A message id is remembered, for dedupe, this long.",
     ),

@@ -57,15 +57,25 @@ const MIGRATIONS: readonly string[] = [
 /** The schema version this build writes. */
 export const SCHEMA_VERSION: number = MIGRATIONS.length;
 
+/** Options of {@linkcode openDatabase}. */
+export interface OpenDatabaseOptions {
+  /**
+   * `"full"`: every commit is on disk before it returns, so an acknowledged
+   * request or a `started` mark survives power loss. `"normal"`: a crash of
+   * mandrill loses nothing, power loss may lose the last commits. Default: `"full"`.
+   */
+  synchronous?: "full" | "normal";
+}
+
 /** Opens (creating if needed) the database at `path` and migrates it to {@linkcode SCHEMA_VERSION}. */
-export function openDatabase(path: string): DatabaseSync {
+export function openDatabase(path: string, options: OpenDatabaseOptions = {}): DatabaseSync {
   const db = new DatabaseSync(path);
   try {
     // First, so that even switching to WAL waits for another process's lock
     // (a `mandrill history` reading, a previous run still closing) instead of failing.
     db.exec("PRAGMA busy_timeout = 5000");
     db.exec("PRAGMA journal_mode = WAL");
-    db.exec("PRAGMA synchronous = NORMAL");
+    db.exec(`PRAGMA synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
     // Checkpoints run from Store.checkpoint() on a timer, not inside the commit
     // of whichever insert crosses the threshold (that stalls intake).
     db.exec("PRAGMA wal_autocheckpoint = 0");

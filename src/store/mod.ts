@@ -3,4 +3,4 @@
  * @module
  */
 export * from "./store.ts";
-export { SCHEMA_VERSION } from "./db.ts";
+export { type OpenDatabaseOptions, SCHEMA_VERSION } from "./db.ts";

@@ -6,7 +6,7 @@
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { RestartRequest } from "../contract/messages.ts";
-import { openDatabase } from "./db.ts";
+import { openDatabase, type OpenDatabaseOptions } from "./db.ts";
 
 /** Where an inbox row stands. */
 export type InboxState = "pending" | "started" | "done";
@@ -164,8 +164,8 @@ export class Store implements Disposable {
   }
 
   /** Opens the store at `path` (`":memory:"` for tests), migrating its schema. */
-  static open(path: string): Store {
-    return new Store(openDatabase(path));
+  static open(path: string, options: OpenDatabaseOptions = {}): Store {
+    return new Store(openDatabase(path, options));
   }
 
   /** False once closed. */

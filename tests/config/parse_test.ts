@@ -18,7 +18,7 @@ Deno.test("parseConfig({}) fills in every default", () => {
       reconnectMinMs: 500,
       reconnectMaxMs: 30000,
     },
-    store: { path: "mandrill.db", retentionDays: 30 },
+    store: { path: "mandrill.db", synchronous: "full", retentionDays: 30 },
     http: { listen: "127.0.0.1:9464" },
     executors: {},
     hosts: {},
@@ -268,7 +268,10 @@ Deno.test("an unknown key is an error suggesting the closest valid key", async (
     "nothing close: the valid keys are listed",
     () =>
       assertIssues(() => parseConfig({ store: { database: "x" } }), [
-        { path: "store.database", message: 'unknown key; expected one of "path", "retentionDays"' },
+        {
+          path: "store.database",
+          message: 'unknown key; expected one of "path", "synchronous", "retentionDays"',
+        },
       ]),
   );
 });
