@@ -45,7 +45,7 @@ export async function runService(config: Config, options: ServiceOptions): Promi
   const metrics = new Metrics();
   let exitCode = 0;
   let signals = 0;
-  let controller: Controller | undefined;
+  const current: { controller?: Controller } = {};
   const fatal = (kind: string, err: unknown) => {
     exitCode = EXIT_BUG;
     metrics.onUnhandled(err);
@@ -54,10 +54,10 @@ export async function runService(config: Config, options: ServiceOptions): Promi
       error: errorMessage(err),
       stack: err instanceof Error ? err.stack : undefined,
     });
-    controller?.shutdown().catch(() => {});
+    current.controller?.shutdown().catch(() => {});
   };
-  const started = await Controller.start(config, { metrics, onFatal: fatal });
-  controller = started;
+  const controller = await Controller.start(config, { metrics, onFatal: fatal });
+  current.controller = controller;
   metrics.bindSources({
     inboxPending: () => (controller.store.isOpen ? controller.store.pendingCount() : 0),
     mqttConnected: () => controller.conn.connected,
