@@ -74,6 +74,7 @@ export class FleetWiring {
         metrics?.onRecovered(e.recoveryMs);
       },
       onTimeout: (e) => {
+        _safely(() => store.historyNotBack(e.id, e.detail));
         events.event({
           id: e.id,
           host: e.host,

@@ -152,6 +152,7 @@ export class Store implements Disposable {
       histRecovered: p(
         `UPDATE history SET recovered_at = ?, recovery_ms = ? WHERE id = ?`,
       ),
+      histNotBack: p(`UPDATE history SET outcome = 'failed', detail = ? WHERE id = ?`),
       histGet: p(`SELECT * FROM history WHERE id = ?`),
       histSince: p(
         `SELECT host, started_at FROM history WHERE started_at >= ? ORDER BY started_at`,
@@ -301,6 +302,12 @@ export class Store implements Disposable {
   historyRecovered(id: string, recoveredAt: number, recoveryMs: number): void {
     this.commitBatch();
     this.#s.histRecovered!.run(recoveredAt, recoveryMs, id);
+  }
+
+  /** Records that a restarted host did not come back in time: its execution failed after all. */
+  historyNotBack(id: string, detail: string): void {
+    this.commitBatch();
+    this.#s.histNotBack!.run(detail, id);
   }
 
   /** One execution by request id. */

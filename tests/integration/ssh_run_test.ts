@@ -6,6 +6,7 @@
  * restart and probed after it.
  */
 import assert from "node:assert/strict";
+import { Store } from "../../src/store/mod.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
@@ -64,5 +65,11 @@ Deno.test("ssh: mandrill run restarts over SSH, then reports a host whose boot i
   assert.equal(events.phase("recovered").length, 0, "recovered without a new boot id");
   proc.kill("SIGTERM");
   assert.equal((await proc.exited()).code, 0);
+  {
+    using store = Store.open(`${dir}/m.db`);
+    const h = store.historyGet("s-1");
+    assert.equal(h?.outcome, "failed");
+    assert.match(h?.detail ?? "", /did not come back/);
+  }
   await Deno.remove(dir, { recursive: true });
 });
