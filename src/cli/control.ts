@@ -11,7 +11,7 @@ import { type Config, loadConfig } from "../config/mod.ts";
 import { loadOrReport, parseCommand, usageError } from "./_common.ts";
 import { topics } from "../contract/topics.ts";
 import { errorMessage } from "../log.ts";
-import { MqttConnection, type MqttSettings } from "../mqtt/connection.ts";
+import { MqttConnection, type MqttSettings, redactUrl } from "../mqtt/connection.ts";
 
 /** Usage text of `mandrill pause`. */
 export const PAUSE_USAGE = `Usage: mandrill pause --config FILE [--reason TEXT]
@@ -83,7 +83,7 @@ async function _controlCommand(
   ]);
   const paused = command === "pause";
   const prefix = config.mqtt.topicPrefix;
-  const url = _redact(config.mqtt.url);
+  const url = redactUrl(config.mqtt.url);
   const conn = await MqttConnection.open(controlSettings(config), { persistent: false });
   try {
     try {
@@ -143,15 +143,5 @@ function _whoAmI(): string | undefined {
     return user ? (host ? `${user}@${host}` : user) : host;
   } catch {
     return undefined; // no --allow-env
-  }
-}
-
-function _redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return url;
   }
 }

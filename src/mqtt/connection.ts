@@ -104,7 +104,7 @@ export class MqttConnection implements AsyncDisposable {
       this.#setConnected(true);
       const sessionPresent = connack.sessionPresent;
       logger.info("Connected to {url} (session present: {sessionPresent})", {
-        url: _redactUrl(settings.url),
+        url: redactUrl(settings.url),
         sessionPresent,
       });
       if (!sessionPresent || !(options.persistent ?? true)) this.#subscribeAll();
@@ -300,8 +300,8 @@ export class MqttConnection implements AsyncDisposable {
   }
 }
 
-/** `url` with any password removed, for logs. */
-function _redactUrl(url: string): string {
+/** `url` with any password masked, for logs and messages. */
+export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = "***";

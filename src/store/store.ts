@@ -116,10 +116,6 @@ export class Store implements Disposable {
         `INSERT INTO inbox (id, host, request, state, received_at) VALUES (?, ?, ?, 'pending', ?)
          ON CONFLICT(id) DO NOTHING`,
       ),
-      insertDone: p(
-        `INSERT INTO inbox (id, host, request, state, outcome, detail, received_at, finished_at)
-         VALUES (?, ?, ?, 'done', ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
-      ),
       pendingAfter: p(
         `SELECT * FROM inbox WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?`,
       ),
@@ -178,21 +174,6 @@ export class Store implements Disposable {
   insertRequest(req: RestartRequest, now: number, options: WriteOptions = {}): boolean {
     this.#prepareWrite(options);
     const r = this.#s.insert!.run(req.id, req.host, JSON.stringify(req), now);
-    return r.changes === 1;
-  }
-
-  /** Records a request that ended at intake (e.g. rejected) so its id is known and reported. */
-  insertFinished(req: RestartRequest, outcome: Outcome, detail: string, now: number): boolean {
-    this.commitBatch();
-    const r = this.#s.insertDone!.run(
-      req.id,
-      req.host,
-      JSON.stringify(req),
-      outcome,
-      detail,
-      now,
-      now,
-    );
     return r.changes === 1;
   }
 
@@ -412,12 +393,12 @@ export class Store implements Disposable {
 
   /**
    * Moves the write-ahead log into the database (PASSIVE: never waits for
-   * readers) and, when `truncate`, shrinks the log file. Call on a timer.
+   * readers). Call on a timer.
    */
-  checkpoint(truncate = false): void {
+  checkpoint(): void {
     if (this.#closed) return;
     this.commitBatch();
-    this.#db.exec(`PRAGMA wal_checkpoint(${truncate ? "TRUNCATE" : "PASSIVE"})`);
+    this.#db.exec("PRAGMA wal_checkpoint(PASSIVE)");
   }
 
   /** Closes the database. Idempotent. */
