@@ -282,6 +282,13 @@ export class Controller implements AsyncDisposable {
     logger.info("Shutting down: {inFlight} in flight, grace {graceMs} ms", { inFlight, graceMs });
     this.#intakeOpen = false;
     this.#stop.abort(new Error("shutting down"));
+    // In a shared group, leave it now so the other instances take new requests
+    // during our grace period. A lone instance keeps its subscription: the
+    // broker queues requests in its session until it is back.
+    const sharedGroup = this.#config.mqtt.sharedGroup;
+    if (sharedGroup) {
+      this.conn.unsubscribe(`$share/${sharedGroup}/${this.topics.restart}`).catch(() => {});
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const graceOver = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), graceMs);

@@ -54,6 +54,8 @@ interface Route {
   filter: string;
   qos: 0 | 1;
   handler: MessageHandler;
+  /** Subscribed (now and after every lost session). */
+  active: boolean;
 }
 
 /** A managed MQTT.js client. Dispose to disconnect cleanly. */
@@ -169,14 +171,17 @@ export class MqttConnection implements AsyncDisposable {
 
   /** Routes messages matching `filter` to `handler`, and subscribes to it (now and after every lost session). */
   route(filter: string, qos: 0 | 1, handler: MessageHandler): void {
-    this.#routes.push({ filter, qos, handler });
+    this.#routes.push({ filter, qos, handler, active: true });
     if (this.#connected) this.#subscribe(filter, qos);
   }
 
-  /** Unsubscribes `filter` and stops routing it (stop intake). */
-  async unroute(filter: string): Promise<void> {
-    const i = this.#routes.findIndex((r) => r.filter === filter);
-    if (i >= 0) this.#routes.splice(i, 1);
+  /**
+   * Unsubscribes `filter` (and no longer subscribes it after a reconnect). Its
+   * handler stays: a message already on its way is still handled, not dropped.
+   */
+  async unsubscribe(filter: string): Promise<void> {
+    const route = this.#routes.find((r) => r.filter === filter);
+    if (route) route.active = false;
     if (this.#connected) await this.client.unsubscribeAsync(filter).catch(() => {});
   }
 
@@ -256,7 +261,7 @@ export class MqttConnection implements AsyncDisposable {
   }
 
   #subscribeAll(): void {
-    for (const r of this.#routes) this.#subscribe(r.filter, r.qos);
+    for (const r of this.#routes) if (r.active) this.#subscribe(r.filter, r.qos);
   }
 
   #scheduleReconnect(): void {
