@@ -49,7 +49,10 @@ Deno.test("shared group: two instances split the requests, each runs once; one l
   await using events = await EventCollector.start(broker.url);
   await using a = MandrillProcess.start(["run", "--config", await configFor("a")]);
   await using b = MandrillProcess.start(["run", "--config", await configFor("b")]);
-  await Promise.all([a.waitForLine(/Kill switch: \\"?running/), b.waitForLine(/Kill switch: \\"?running/)]);
+  await Promise.all([
+    a.waitForLine(/Kill switch: \\"?running/),
+    b.waitForLine(/Kill switch: \\"?running/),
+  ]);
   await using pub = await connectClient(broker.url);
   await publishAll(
     pub,
