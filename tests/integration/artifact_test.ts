@@ -8,6 +8,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { waitFor } from "../_helpers/wait.ts";
+import { writeTestConfig } from "../_helpers/config.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -38,19 +39,13 @@ async function run(cmd: string, args: string[], env: Record<string, string> = {}
 async function fullRestart(argv: string[]): Promise<void> {
   await using broker = await Mosquitto.start();
   const dir = await Deno.makeTempDir();
-  const file = `${dir}/mandrill.json`;
-  await Deno.writeTextFile(
-    file,
-    JSON.stringify({
-      mqtt: { url: broker.url, clientId: "mandrill-artifact" },
-      store: { path: `${dir}/m.db` },
-      http: { listen: null },
-      executors: {
-        local: { type: "command", argv: ["sh", "-c", `echo "$1" > '${dir}/marker'`, "sh"] },
-      },
-      hosts: { "web-1": { executor: "local" } },
-    }),
-  );
+  const file = await writeTestConfig(dir, broker.url, {
+    mqtt: { clientId: "mandrill-artifact" },
+    executors: {
+      local: { type: "command", argv: ["sh", "-c", `echo "$1" > '${dir}/marker'`, "sh"] },
+    },
+    hosts: { "web-1": { executor: "local" } },
+  });
   await using events = await EventCollector.start(broker.url);
   const proc = new Deno.Command(argv[0]!, {
     args: [...argv.slice(1), "run", "--config", file],

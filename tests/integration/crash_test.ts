@@ -10,39 +10,21 @@ import { connectClient, EventCollector } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
 import { waitFor } from "../_helpers/wait.ts";
 import { readLines } from "../_helpers/files.ts";
+import { hostsConfig, recordingArgv, writeTestConfig } from "../_helpers/config.ts";
 
-async function writeConfig(
-  dir: string,
-  url: string,
-  hosts: number,
-  extra: Record<string, unknown> = {},
-): Promise<string> {
-  const file = `${dir}/mandrill.json`;
-  await Deno.writeTextFile(
-    file,
-    JSON.stringify({
-      mqtt: { url, clientId: "mandrill-crash", reconnectMinMs: 100, reconnectMaxMs: 1000 },
-      store: { path: `${dir}/m.db` },
-      http: { listen: null },
-      executors: {
-        local: {
-          type: "command",
-          argv: [
-            "sh",
-            "-c",
-            `echo "$1 $MANDRILL_REQUEST_ID" >> '${dir}/executed.txt'; sleep 0.02`,
-            "sh",
-          ],
-        },
+/** A config whose executor records "host id" in executed.txt; stored as m.db and m.json in `dir`. */
+function writeConfig(dir: string, url: string, hosts: number): Promise<string> {
+  return writeTestConfig(dir, url, {
+    mqtt: { clientId: "mandrill-crash", reconnectMinMs: 100, reconnectMaxMs: 1000 },
+    executors: {
+      local: {
+        type: "command",
+        argv: recordingArgv(`${dir}/executed.txt`, { after: "sleep 0.02" }),
       },
-      hosts: Object.fromEntries(
-        Array.from({ length: hosts }, (_, i) => [`web-${i}`, { executor: "local" }]),
-      ),
-      policy: { minIntervalSec: 0, maxPerHour: 100000, maxConcurrent: 8, maxConcurrentPerGroup: 8 },
-      ...extra,
-    }),
-  );
-  return file;
+    },
+    hosts: hostsConfig(hosts),
+    policy: { minIntervalSec: 0, maxPerHour: 100000, maxConcurrent: 8, maxConcurrentPerGroup: 8 },
+  });
 }
 
 /** Every id ends in the store with an outcome; returns executed ids and outcomes. */

@@ -12,6 +12,7 @@ import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
 import { freePort, waitFor } from "../_helpers/wait.ts";
+import { writeTestConfig } from "../_helpers/config.ts";
 
 async function gauge(port: number, name: string): Promise<number | undefined> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -27,22 +28,17 @@ Deno.test("fleet: mandrill run restarts through the agent, sees the host come ba
   await web1.boot("boot-1a", 86_400);
   await web2.boot("boot-2a", 86_400);
   const port = freePort();
-  const file = `${root}/mandrill.json`;
-  await Deno.writeTextFile(
-    file,
-    JSON.stringify({
-      mqtt: { url: broker.url, clientId: "mandrill-fleet-it" },
-      store: { path: `${root}/m.db` },
-      http: { listen: `127.0.0.1:${port}` },
-      executors: { agent: { type: "agent", timeoutSec: 10, staleSec: 5 } },
-      hosts: {
-        "web-1": { executor: "agent", group: "web" },
-        "web-2": { executor: "agent", group: "web" },
-      },
-      policy: { minIntervalSec: 0 },
-      recovery: { timeoutSec: 60 },
-    }),
-  );
+  const file = await writeTestConfig(root, broker.url, {
+    mqtt: { clientId: "mandrill-fleet-it" },
+    http: { listen: `127.0.0.1:${port}` },
+    executors: { agent: { type: "agent", timeoutSec: 10, staleSec: 5 } },
+    hosts: {
+      "web-1": { executor: "agent", group: "web" },
+      "web-2": { executor: "agent", group: "web" },
+    },
+    policy: { minIntervalSec: 0 },
+    recovery: { timeoutSec: 60 },
+  });
   await using events = await EventCollector.start(broker.url);
   await using controller = MandrillProcess.start(["run", "--config", file]);
   await controller.waitForLine(/Connected to/);

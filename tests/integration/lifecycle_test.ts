@@ -9,15 +9,7 @@ import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
 import { waitFor } from "../_helpers/wait.ts";
 import { readLines } from "../_helpers/files.ts";
-
-function config(dir: string, url: string, extra: Record<string, unknown>) {
-  return {
-    mqtt: { url, clientId: `mandrill-life-${crypto.randomUUID().slice(0, 6)}` },
-    store: { path: `${dir}/m.db` },
-    http: { listen: null },
-    ...extra,
-  };
-}
+import { hostsConfig, testConfig, writeTestConfig } from "../_helpers/config.ts";
 
 Deno.test("run: SIGTERM with 20 restarts in flight and graceSec 1 exits 0 quickly; a restart accounts for every id", async () => {
   await using broker = await Mosquitto.start();
@@ -29,18 +21,12 @@ Deno.test("run: SIGTERM with 20 restarts in flight and graceSec 1 exits 0 quickl
     `#!/bin/sh\necho "$1 $MANDRILL_REQUEST_ID" >> "${dir}/executed.txt"\n[ -e "${dir}/fast" ] || exec sleep 10\n`,
   );
   await Deno.chmod(script, 0o755);
-  const file = `${dir}/mandrill.json`;
-  await Deno.writeTextFile(
-    file,
-    JSON.stringify(config(dir, broker.url, {
-      executors: { local: { type: "command", argv: [script], timeoutSec: 60 } },
-      hosts: Object.fromEntries(
-        Array.from({ length: 25 }, (_, i) => [`web-${i}`, { executor: "local" }]),
-      ),
-      policy: { minIntervalSec: 0, maxConcurrent: 20, maxConcurrentPerGroup: 20 },
-      shutdown: { graceSec: 1 },
-    })),
-  );
+  const file = await writeTestConfig(dir, broker.url, {
+    executors: { local: { type: "command", argv: [script], timeoutSec: 60 } },
+    hosts: hostsConfig(25),
+    policy: { minIntervalSec: 0, maxConcurrent: 20, maxConcurrentPerGroup: 20 },
+    shutdown: { graceSec: 1 },
+  });
   const ids = Array.from({ length: 25 }, (_, i) => `t-${i}`);
   {
     await using proc = MandrillProcess.start(["run", "--config", file]);
@@ -96,7 +82,7 @@ Deno.test("run: SIGHUP keeps the old config when the new one is broken, and appl
   await using broker = await Mosquitto.start();
   const dir = await Deno.makeTempDir();
   const file = `${dir}/mandrill.json`;
-  const base = config(dir, broker.url, {
+  const base = testConfig(dir, broker.url, {
     executors: {
       local: { type: "command", argv: ["sh", "-c", `echo "$1" >> '${dir}/executed.txt'`, "sh"] },
     },
@@ -158,8 +144,7 @@ Deno.test("run: a bug in an unexpected place ends the process non-zero with a lo
   for (const fault of ["throw", "reject"]) {
     await t.step(fault, async () => {
       const dir = await Deno.makeTempDir();
-      const file = `${dir}/mandrill.json`;
-      await Deno.writeTextFile(file, JSON.stringify(config(dir, broker.url, {})));
+      const file = await writeTestConfig(dir, broker.url);
       await using proc = MandrillProcess.start(["run", "--config", file], {
         env: { MANDRILL_TEST_FAULT: fault },
       });
@@ -177,16 +162,12 @@ Deno.test("run: a bug in an unexpected place ends the process non-zero with a lo
 Deno.test("run: started while paused, mandrill restarts nothing, not even requests left pending from before", async () => {
   await using broker = await Mosquitto.start();
   const dir = await Deno.makeTempDir();
-  const file = `${dir}/mandrill.json`;
-  await Deno.writeTextFile(
-    file,
-    JSON.stringify(config(dir, broker.url, {
-      executors: {
-        local: { type: "command", argv: ["sh", "-c", `echo "$1" >> '${dir}/executed.txt'`, "sh"] },
-      },
-      hosts: { "web-1": { executor: "local" } },
-    })),
-  );
+  const file = await writeTestConfig(dir, broker.url, {
+    executors: {
+      local: { type: "command", argv: ["sh", "-c", `echo "$1" >> '${dir}/executed.txt'`, "sh"] },
+    },
+    hosts: { "web-1": { executor: "local" } },
+  });
   {
     using store = Store.open(`${dir}/m.db`);
     store.insertRequest({ id: "left-over", host: "web-1" }, Date.now());

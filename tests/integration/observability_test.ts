@@ -5,6 +5,7 @@ import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
 import { freePort, waitFor } from "../_helpers/wait.ts";
+import { writeTestConfig } from "../_helpers/config.ts";
 
 interface Family {
   name: string;
@@ -30,17 +31,12 @@ Deno.test("run: /metrics parses as Prometheus text and counts requests; /readyz 
   await using broker = await Mosquitto.start();
   const dir = await Deno.makeTempDir();
   const port = freePort();
-  const file = `${dir}/mandrill.json`;
-  await Deno.writeTextFile(
-    file,
-    JSON.stringify({
-      mqtt: { url: broker.url, clientId: "mandrill-obs", reconnectMinMs: 100, reconnectMaxMs: 300 },
-      store: { path: `${dir}/m.db` },
-      http: { listen: `127.0.0.1:${port}` },
-      executors: { local: { type: "command", argv: ["true"] } },
-      hosts: { "web-1": { executor: "local" } },
-    }),
-  );
+  const file = await writeTestConfig(dir, broker.url, {
+    mqtt: { clientId: "mandrill-obs", reconnectMinMs: 100, reconnectMaxMs: 300 },
+    http: { listen: `127.0.0.1:${port}` },
+    executors: { local: { type: "command", argv: ["true"] } },
+    hosts: { "web-1": { executor: "local" } },
+  });
   await using events = await EventCollector.start(broker.url);
   await using proc = MandrillProcess.start(["run", "--config", file]);
   await proc.waitForLine(/Connected to/);
@@ -92,15 +88,9 @@ Deno.test("run: /metrics parses as Prometheus text and counts requests; /readyz 
 Deno.test("run --debug: a deliberate 300 ms blocking call is reported as an event-loop stall", async () => {
   await using broker = await Mosquitto.start();
   const dir = await Deno.makeTempDir();
-  const file = `${dir}/mandrill.json`;
-  await Deno.writeTextFile(
-    file,
-    JSON.stringify({
-      mqtt: { url: broker.url, clientId: "mandrill-dbg" },
-      store: { path: `${dir}/m.db` },
-      http: { listen: null },
-    }),
-  );
+  const file = await writeTestConfig(dir, broker.url, {
+    mqtt: { clientId: "mandrill-dbg" },
+  });
   await using proc = MandrillProcess.start(["run", "--config", file, "--debug"], {
     env: { MANDRILL_TEST_FAULT: "block" },
   });

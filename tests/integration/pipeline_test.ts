@@ -9,33 +9,18 @@ import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { waitFor } from "../_helpers/wait.ts";
 import { readLines } from "../_helpers/files.ts";
-
-/** A command executor script that appends "host id" to `file`. */
-function appendArgv(file: string): string[] {
-  return ["sh", "-c", `echo "$1 $MANDRILL_REQUEST_ID" >> '${file}'`, "sh"];
-}
-
-function hostsConfig(n: number, group?: (i: number) => string) {
-  return Object.fromEntries(
-    Array.from(
-      { length: n },
-      (_, i) => [`web-${i}`, { executor: "local", ...(group ? { group: group(i) } : {}) }],
-    ),
-  );
-}
+import { hostsConfig, recordingArgv, testConfig } from "../_helpers/config.ts";
 
 Deno.test("pipeline: 1,000 requests for 200 hosts each run exactly once with a succeeded event", async () => {
   await using broker = await Mosquitto.start();
   const dir = await Deno.makeTempDir();
   const out = `${dir}/executed.txt`;
-  const config = parseConfig({
-    mqtt: { url: broker.url, clientId: "mandrill-it-1" },
-    store: { path: `${dir}/m.db` },
-    http: { listen: null },
-    executors: { local: { type: "command", argv: appendArgv(out) } },
+  const config = parseConfig(testConfig(dir, broker.url, {
+    mqtt: { clientId: "mandrill-it-1" },
+    executors: { local: { type: "command", argv: recordingArgv(out) } },
     hosts: hostsConfig(200),
     policy: { minIntervalSec: 0, maxPerHour: 100000, maxConcurrent: 16, maxConcurrentPerGroup: 16 },
-  });
+  }));
   await using events = await EventCollector.start(broker.url);
   await using controller = await Controller.start(config);
   await controller.conn.waitConnected();
@@ -69,14 +54,12 @@ Deno.test("pipeline: garbage is dead-lettered with a reason, never executed, val
   await using broker = await Mosquitto.start();
   const dir = await Deno.makeTempDir();
   const out = `${dir}/executed.txt`;
-  const config = parseConfig({
-    mqtt: { url: broker.url, clientId: "mandrill-it-2" },
-    store: { path: `${dir}/m.db` },
-    http: { listen: null },
-    executors: { local: { type: "command", argv: appendArgv(out) } },
+  const config = parseConfig(testConfig(dir, broker.url, {
+    mqtt: { clientId: "mandrill-it-2" },
+    executors: { local: { type: "command", argv: recordingArgv(out) } },
     hosts: hostsConfig(20),
     policy: { minIntervalSec: 0, maxPerHour: 100000, maxConcurrent: 8, maxConcurrentPerGroup: 8 },
-  });
+  }));
   await using events = await EventCollector.start(broker.url);
   await using controller = await Controller.start(config);
   await controller.conn.waitConnected();
@@ -139,13 +122,11 @@ Deno.test("pipeline: 500 requests for one host run once, the rest are skipped wi
   await using broker = await Mosquitto.start();
   const dir = await Deno.makeTempDir();
   const out = `${dir}/executed.txt`;
-  const config = parseConfig({
-    mqtt: { url: broker.url, clientId: "mandrill-it-3" },
-    store: { path: `${dir}/m.db` },
-    http: { listen: null },
-    executors: { local: { type: "command", argv: appendArgv(out) } },
+  const config = parseConfig(testConfig(dir, broker.url, {
+    mqtt: { clientId: "mandrill-it-3" },
+    executors: { local: { type: "command", argv: recordingArgv(out) } },
     hosts: hostsConfig(1),
-  });
+  }));
   await using events = await EventCollector.start(broker.url);
   await using controller = await Controller.start(config);
   await controller.conn.waitConnected();
@@ -180,14 +161,12 @@ flock 9; n=$(cat "${dir}/cur"); echo $((n-1)) > "${dir}/cur"; flock -u 9
 `,
   );
   await Deno.chmod(script, 0o755);
-  const config = parseConfig({
-    mqtt: { url: broker.url, clientId: "mandrill-it-4" },
-    store: { path: `${dir}/m.db` },
-    http: { listen: null },
+  const config = parseConfig(testConfig(dir, broker.url, {
+    mqtt: { clientId: "mandrill-it-4" },
     executors: { local: { type: "command", argv: [script] } },
-    hosts: hostsConfig(50, (i) => `g${i % 10}`),
+    hosts: hostsConfig(50, { group: (i) => `g${i % 10}` }),
     policy: { minIntervalSec: 0, maxPerHour: 1000, maxConcurrent: 3, maxConcurrentPerGroup: 3 },
-  });
+  }));
   await using events = await EventCollector.start(broker.url);
   await using controller = await Controller.start(config);
   await controller.conn.waitConnected();
@@ -216,20 +195,12 @@ Deno.test("pipeline: after a broker restart that lost the session, mandrill resu
       await using broker = await Mosquitto.start({ persistence: false });
       const dir = await Deno.makeTempDir();
       const out = `${dir}/executed.txt`;
-      const config = parseConfig({
-        mqtt: {
-          url: broker.url,
-          clientId: `mandrill-it-5-${protocolVersion}`,
-          protocolVersion,
-          reconnectMinMs: 50,
-          reconnectMaxMs: 500,
-        },
-        store: { path: `${dir}/m.db` },
-        http: { listen: null },
-        executors: { local: { type: "command", argv: appendArgv(out) } },
+      const config = parseConfig(testConfig(dir, broker.url, {
+        mqtt: { protocolVersion, reconnectMinMs: 50, reconnectMaxMs: 500 },
+        executors: { local: { type: "command", argv: recordingArgv(out) } },
         hosts: hostsConfig(2),
         policy: { minIntervalSec: 0 },
-      });
+      }));
       await using controller = await Controller.start(config);
       await controller.conn.waitConnected();
       {

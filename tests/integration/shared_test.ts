@@ -8,44 +8,21 @@ import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
 import { readLines } from "../_helpers/files.ts";
+import { hostsConfig, recordingArgv, writeTestConfig } from "../_helpers/config.ts";
 import { waitFor } from "../_helpers/wait.ts";
 
 Deno.test("shared group: two instances split the requests, each runs once; one leaving hands the rest to the other", async () => {
   await using broker = await Mosquitto.start();
   const dir = await Deno.makeTempDir();
-  const hosts = Object.fromEntries(
-    Array.from({ length: 50 }, (_, i) => [`web-${i}`, { executor: "local" }]),
-  );
-  const configFor = async (name: string) => {
-    const file = `${dir}/${name}.json`;
-    await Deno.writeTextFile(
-      file,
-      JSON.stringify({
-        mqtt: { url: broker.url, clientId: `mandrill-${name}`, sharedGroup: "fleet" },
-        store: { path: `${dir}/${name}.db` },
-        http: { listen: null },
-        executors: {
-          local: {
-            type: "command",
-            argv: [
-              "sh",
-              "-c",
-              `echo "$1 $MANDRILL_REQUEST_ID ${name}" >> '${dir}/executed.txt'`,
-              "sh",
-            ],
-          },
-        },
-        hosts,
-        policy: {
-          minIntervalSec: 0,
-          maxPerHour: 100000,
-          maxConcurrent: 8,
-          maxConcurrentPerGroup: 8,
-        },
-      }),
-    );
-    return file;
-  };
+  const configFor = (name: string) =>
+    writeTestConfig(dir, broker.url, {
+      mqtt: { clientId: `mandrill-${name}`, sharedGroup: "fleet" },
+      executors: {
+        local: { type: "command", argv: recordingArgv(`${dir}/executed.txt`, { suffix: name }) },
+      },
+      hosts: hostsConfig(50),
+      policy: { minIntervalSec: 0, maxPerHour: 100000, maxConcurrent: 8, maxConcurrentPerGroup: 8 },
+    }, name);
   await using events = await EventCollector.start(broker.url);
   await using a = MandrillProcess.start(["run", "--config", await configFor("a")]);
   await using b = MandrillProcess.start(["run", "--config", await configFor("b")]);

@@ -12,34 +12,29 @@ import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
 import { startSshd } from "../_helpers/sshd.ts";
 import { waitFor } from "../_helpers/wait.ts";
+import { writeTestConfig } from "../_helpers/config.ts";
 
 Deno.test("ssh: mandrill run restarts over SSH, then reports a host whose boot id never changes as not back", async () => {
   await using broker = await Mosquitto.start();
   await using sshd = await startSshd();
   const dir = await Deno.makeTempDir();
   const marker = `${dir}/restarted`;
-  const file = `${dir}/mandrill.json`;
-  await Deno.writeTextFile(
-    file,
-    JSON.stringify({
-      mqtt: { url: broker.url, clientId: "mandrill-ssh-it" },
-      store: { path: `${dir}/m.db` },
-      http: { listen: null },
-      executors: {
-        ssh: {
-          type: "ssh",
-          user: sshd.user,
-          port: sshd.port,
-          identityFile: sshd.identityFile,
-          knownHostsFile: sshd.knownHostsFile,
-          command: ["sh", "-c", `echo "$0" >> ${marker}`, "restarted"],
-          timeoutSec: 20,
-        },
+  const file = await writeTestConfig(dir, broker.url, {
+    mqtt: { clientId: "mandrill-ssh-it" },
+    executors: {
+      ssh: {
+        type: "ssh",
+        user: sshd.user,
+        port: sshd.port,
+        identityFile: sshd.identityFile,
+        knownHostsFile: sshd.knownHostsFile,
+        command: ["sh", "-c", `echo "$0" >> ${marker}`, "restarted"],
+        timeoutSec: 20,
       },
-      hosts: { "web-1": { executor: "ssh", address: "127.0.0.1" } },
-      recovery: { timeoutSec: 3, probeIntervalSec: 0.5 },
-    }),
-  );
+    },
+    hosts: { "web-1": { executor: "ssh", address: "127.0.0.1" } },
+    recovery: { timeoutSec: 3, probeIntervalSec: 0.5 },
+  });
   await using events = await EventCollector.start(broker.url);
   await using proc = MandrillProcess.start(["run", "--config", file]);
   await proc.waitForLine(/Connected to/);
