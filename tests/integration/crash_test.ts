@@ -9,7 +9,7 @@ import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
 import { waitFor } from "../_helpers/wait.ts";
-import { readLines } from "../_helpers/files.ts";
+import { readLines, waitAllDone } from "../_helpers/files.ts";
 import { hostsConfig, recordingArgv, writeTestConfig } from "../_helpers/config.ts";
 
 /** A config whose executor records "host id" in executed.txt; stored as m.db and m.json in `dir`. */
@@ -68,11 +68,7 @@ Deno.test("run: kill -9 in the middle of a 2,000-request burst loses nothing and
   assert.ok(executedBefore < 2000, "the kill came too late to prove anything");
   {
     await using second = MandrillProcess.start(["run", "--config", config]);
-    await waitFor(() => {
-      using store = Store.open(`${dir}/m.db`);
-      const c = store.counts();
-      return c.pending === 0 && c.started === 0 && c.done === 2000;
-    }, { what: "every request done in the store", timeoutMs: 120_000 });
+    await waitAllDone(`${dir}/m.db`, 2000, 120_000);
     second.kill("SIGTERM");
     assert.equal((await second.exited()).code, 0);
   }
@@ -134,11 +130,7 @@ Deno.test("run: a broker restart mid-stream loses no request", async () => {
       ),
     );
   }
-  await waitFor(() => {
-    using store = Store.open(`${dir}/m.db`);
-    const c = store.counts();
-    return c.pending === 0 && c.started === 0 && c.done === 600;
-  }, { what: "all 600 requests done", timeoutMs: 120_000 });
+  await waitAllDone(`${dir}/m.db`, 600, 120_000);
   proc.kill("SIGTERM");
   assert.equal((await proc.exited()).code, 0);
   const executed = (await readLines(`${dir}/executed.txt`)).map((l) => l.split(" ")[1]!);

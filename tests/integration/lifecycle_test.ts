@@ -8,7 +8,7 @@ import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
 import { waitFor } from "../_helpers/wait.ts";
-import { readLines } from "../_helpers/files.ts";
+import { readLines, waitAllDone } from "../_helpers/files.ts";
 import { hostsConfig, testConfig, writeTestConfig } from "../_helpers/config.ts";
 
 Deno.test("run: SIGTERM with 20 restarts in flight and graceSec 1 exits 0 quickly; a restart accounts for every id", async () => {
@@ -61,11 +61,7 @@ Deno.test("run: SIGTERM with 20 restarts in flight and graceSec 1 exits 0 quickl
   await Deno.writeTextFile(`${dir}/fast`, "");
   {
     await using proc = MandrillProcess.start(["run", "--config", file]);
-    await waitFor(() => {
-      using store = Store.open(`${dir}/m.db`);
-      const c = store.counts();
-      return c.done === 25 && c.pending === 0 && c.started === 0;
-    }, { what: "every request done after the restart", timeoutMs: 30_000 });
+    await waitAllDone(`${dir}/m.db`, 25, 30_000);
     proc.kill("SIGTERM");
     assert.equal((await proc.exited()).code, 0);
   }
