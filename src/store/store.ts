@@ -107,6 +107,7 @@ export class Store implements Disposable {
   #closed = false;
   #batchOpen = false;
   #batchFailed = false;
+  #onCommit: (() => void)[] = [];
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
@@ -170,11 +171,30 @@ export class Store implements Disposable {
     return !this.#closed;
   }
 
-  /** Adds a validated request as pending. Returns false when its id is already known. */
-  insertRequest(req: RestartRequest, now: number, options: WriteOptions = {}): boolean {
+  /**
+   * Adds a validated request as pending. Returns the new row, or undefined
+   * when its id is already known.
+   */
+  insertRequest(
+    req: RestartRequest,
+    now: number,
+    options: WriteOptions = {},
+  ): InboxRow | undefined {
     this.#prepareWrite(options);
     const r = this.#s.insert!.run(req.id, req.host, JSON.stringify(req), now);
-    return r.changes === 1;
+    if (r.changes !== 1) return undefined;
+    return {
+      seq: Number(r.lastInsertRowid),
+      id: req.id,
+      host: req.host,
+      request: req,
+      state: "pending",
+      outcome: null,
+      detail: null,
+      receivedAt: now,
+      startedAt: null,
+      finishedAt: null,
+    };
   }
 
   /** Up to `limit` pending rows with `seq` greater than `afterSeq`, oldest first. */
@@ -189,8 +209,14 @@ export class Store implements Disposable {
   }
 
   /** Ends a row with its outcome. False if it had already ended. */
-  finish(id: string, outcome: Outcome, detail: string | null, now: number): boolean {
-    this.commitBatch();
+  finish(
+    id: string,
+    outcome: Outcome,
+    detail: string | null,
+    now: number,
+    options: WriteOptions = {},
+  ): boolean {
+    this.#prepareWrite(options);
     return this.#s.finish!.run(outcome, detail, now, id).changes === 1;
   }
 
@@ -255,8 +281,9 @@ export class Store implements Disposable {
       HistoryRow,
       "finishedAt" | "outcome" | "detail" | "durationMs" | "recoveredAt" | "recoveryMs"
     >,
+    options: WriteOptions = {},
   ): void {
-    this.commitBatch();
+    this.#prepareWrite(options);
     this.#s.histStart!.run(
       row.id,
       row.host,
@@ -274,8 +301,9 @@ export class Store implements Disposable {
     detail: string | null,
     finishedAt: number,
     durationMs: number,
+    options: WriteOptions = {},
   ): void {
-    this.commitBatch();
+    this.#prepareWrite(options);
     this.#s.histFinish!.run(finishedAt, outcome, detail, durationMs, id);
   }
 
@@ -333,6 +361,8 @@ export class Store implements Disposable {
   commitBatch(): void {
     if (!this.#batchOpen) return;
     this.#batchOpen = false;
+    const committed = this.#onCommit;
+    this.#onCommit = [];
     try {
       this.#db.exec("COMMIT");
     } catch (err) {
@@ -342,6 +372,17 @@ export class Store implements Disposable {
       } catch { /* the connection is beyond saving; the error below says why */ }
       throw err;
     }
+    for (const fn of committed) fn();
+  }
+
+  /**
+   * Runs `fn` once the open group-commit batch has committed, or now if none
+   * is open: e.g. publishes the event of a deferred write only once that write
+   * is durable. Never runs if the batch fails. `fn` must not throw.
+   */
+  afterCommit(fn: () => void): void {
+    if (this.#batchOpen) this.#onCommit.push(fn);
+    else fn();
   }
 
   /**
