@@ -317,6 +317,7 @@ export class Controller implements AsyncDisposable {
       clearTimeout(timer);
     }
     await this.fleet.recovery[Symbol.asyncDispose]().catch((err) => errors.push(err));
+    this.fleet.close(); // after the recovery probes: they spawn ssh through it
     await this.conn.close().catch((err) => errors.push(err));
     clearInterval(this.#checkpointTimer);
     try {
