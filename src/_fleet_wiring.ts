@@ -41,7 +41,7 @@ export class FleetWiring {
   #agentExecutors: AgentExecutor[] = [];
   readonly #bootIdAtStart = new Map<string, string | undefined>();
   /** Starts the children of command and ssh executors off the main thread; see {@linkcode close}. */
-  readonly #spawner = new Spawner();
+  readonly #spawner = new Spawner({ threads: 2 });
 
   /** Routes agents' messages and the control topic on the connection. */
   constructor(options: FleetWiringOptions) {

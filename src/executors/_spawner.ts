@@ -74,19 +74,69 @@ interface Pending {
 }
 
 /**
- * Starts children on one lazily started Worker thread, multiplexed by key.
+ * Starts children on lazily started Worker threads (one by default), each
+ * spawn on the thread with the fewest children in flight.
  *
  * An idle Worker keeps the process alive, so call {@linkcode Spawner.close}
- * (or `using`) when done: it terminates the worker, SIGKILLs the process group
+ * (or `using`) when done: it terminates the workers, SIGKILLs the process group
  * of every child still running and resolves their waits (as lost).
  *
  * @example
  * ```ts
- * using spawner = new Spawner();
+ * using spawner = new Spawner({ threads: 2 });
  * const result = await runProcess("/bin/true", { timeoutMs: 5000, spawner });
  * ```
  */
 export class Spawner implements Disposable {
+  readonly #threads: _SpawnerThread[];
+
+  /**
+   * `threads`: worker threads (default 1): a spawn blocks its thread until the
+   * child has exec'd, so a second one keeps spawning meanwhile. `source`: the
+   * worker's program as JavaScript (tests). Default: the built-in one.
+   */
+  constructor(options: { threads?: number; source?: string } = {}) {
+    const threads = options.threads ?? 1;
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new RangeError(`Spawner threads must be a positive integer, got ${threads}`);
+    }
+    this.#threads = Array.from({ length: threads }, () => new _SpawnerThread(options));
+  }
+
+  /** Children started or being started whose output has not arrived yet. */
+  get pending(): number {
+    return this.#threads.reduce((n, t) => n + t.pending, 0);
+  }
+
+  /** True while a worker thread exists: from the first spawn until closed. */
+  get running(): boolean {
+    return this.#threads.some((t) => t.running);
+  }
+
+  /**
+   * Starts a child per `spec` on the least busy thread. Resolves once it runs
+   * (or could not start); never rejects. Not abortable: stop a started child
+   * with `Deno.kill(-pid)`. After {@linkcode close} it resolves with a 126 spawn error.
+   */
+  spawn(spec: SpawnSpec): Promise<SpawnResult> {
+    let best = this.#threads[0]!;
+    for (const t of this.#threads) if (t.pending < best.pending) best = t;
+    return best.spawn(spec);
+  }
+
+  /** Closes every thread; see the class. Idempotent. */
+  close(): void {
+    for (const t of this.#threads) t.close();
+  }
+
+  /** Same as {@linkcode close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** One worker thread of a {@linkcode Spawner}, its children multiplexed by key. */
+class _SpawnerThread implements Disposable {
   #worker: Worker | undefined;
   #closed = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -98,8 +148,7 @@ export class Spawner implements Disposable {
   #ready = false;
   readonly #source: string;
 
-  /** `source`: the worker's program as JavaScript (tests). Default: the built-in one. */
-  constructor(options: { source?: string } = {}) {
+  constructor(options: { source?: string }) {
     this.#source = options.source ?? `(${spawnerWorker.toString()})();`;
   }
 

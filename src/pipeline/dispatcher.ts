@@ -54,7 +54,7 @@ export class Dispatcher {
    * overflowed. The store is then read from `#lastSeq` until it is drained.
    */
   #scan = true;
-  #commitScheduled = false;
+  #commit: PromiseWithResolvers<void> | undefined;
 
   /** Builds a dispatcher; call {@linkcode run} to start it. */
   constructor(options: DispatcherOptions) {
@@ -186,22 +186,27 @@ export class Dispatcher {
 
   /**
    * Commits the store's open batch on the next turn of the event loop, so the
-   * deferred writes of this turn (skips, history, ends) share one commit.
+   * deferred writes of this turn (starts, skips, history, ends) share one
+   * commit. Resolves once it committed; rejects if it failed (also reported to
+   * `onTaskError`).
    */
-  #commitSoon(): void {
-    if (this.#commitScheduled) return;
-    this.#commitScheduled = true;
+  #commitSoon(): Promise<void> {
+    if (this.#commit) return this.#commit.promise;
+    const commit = Promise.withResolvers<void>();
+    commit.promise.catch(() => {}); // most callers do not wait for it
+    this.#commit = commit;
     setImmediate(() => {
-      this.#commitScheduled = false;
+      this.#commit = undefined;
       try {
         this.#o.store.commitBatch();
+        commit.resolve();
       } catch (err) {
-        log("dispatcher").error("Cannot commit finished requests: {error}", {
-          error: errorMessage(err),
-        });
+        log("dispatcher").error("Cannot commit: {error}", { error: errorMessage(err) });
         this.#o.onTaskError?.(err);
+        commit.reject(err);
       }
     });
+    return commit.promise;
   }
 
   #waitFor(stop: AbortSignal, what: "wake" | "window"): Promise<void> {
@@ -305,10 +310,18 @@ export class Dispatcher {
   async #execute(row: InboxRow, target: HostTarget, signal: AbortSignal): Promise<void> {
     const { store, clock, events } = this.#o;
     const startedAt = clock.now();
-    if (!store.markStarted(row.id, startedAt)) return;
+    const failedCommits = store.failedCommits;
+    if (!store.markStarted(row.id, startedAt, DEFER)) return;
     this.#ledger.record(row.host, startedAt);
     const flight = this.#claimed.get(row.id);
     if (flight) Object.assign(flight, { phase: "executing", since: startedAt });
+    // The start mark is durable before the executor runs (never twice after a
+    // crash); the starts of one turn share a commit. Whoever commits it, a
+    // failed commit means it was rolled back.
+    await this.#commitSoon();
+    if (store.failedCommits !== failedCommits) {
+      throw new Error(`the start of ${row.id} was not committed: a commit failed`);
+    }
     const req: RestartRequest = row.request;
     events.event({
       id: row.id,

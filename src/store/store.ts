@@ -108,6 +108,7 @@ export class Store implements Disposable {
   #batchOpen = false;
   #batchFailed = false;
   #onCommit: (() => void)[] = [];
+  #failedCommits = 0;
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
@@ -202,9 +203,12 @@ export class Store implements Disposable {
     return (this.#s.pendingAfter!.all(afterSeq, limit) as Row[]).map(_inbox);
   }
 
-  /** Marks a pending row started (before its executor runs). False if it was not pending. */
-  markStarted(id: string, now: number): boolean {
-    this.commitBatch();
+  /**
+   * Marks a pending row started (before its executor runs). False if it was
+   * not pending. With `deferCommit`, commit before executing anything.
+   */
+  markStarted(id: string, now: number, options: WriteOptions = {}): boolean {
+    this.#prepareWrite(options);
     return this.#s.markStarted!.run(now, id).changes === 1;
   }
 
@@ -367,6 +371,7 @@ export class Store implements Disposable {
       this.#db.exec("COMMIT");
     } catch (err) {
       this.#batchFailed = true;
+      this.#failedCommits++;
       try {
         if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       } catch { /* the connection is beyond saving; the error below says why */ }
@@ -400,6 +405,15 @@ export class Store implements Disposable {
         throw new Error("a group commit failed: its messages are not acknowledged");
       }
     }
+  }
+
+  /**
+   * How many group commits have failed since the store was opened. A write
+   * made with `deferCommit` is durable after the next commit only if this did
+   * not change meanwhile.
+   */
+  get failedCommits(): number {
+    return this.#failedCommits;
   }
 
   /** True while deferred writes wait for {@linkcode commitBatch}. */

@@ -372,3 +372,27 @@ Deno.test("Spawner: a worker that cannot start makes spawns unavailable, and run
   assert.deepEqual(result, { kind: "exited", code: 0, signal: null, stdout: "ok", stderr: "" });
   assert.equal((await spawner.spawn(spec("/bin/true"))).kind, "unavailable");
 });
+
+Deno.test("Spawner with two threads: 100 concurrent children each get their own result, and close() ends both workers", async () => {
+  assert.throws(() => new Spawner({ threads: 0 }), RangeError);
+  using spawner = new Spawner({ threads: 2 });
+  const results = await Promise.all(
+    Array.from(
+      { length: 100 },
+      (_, i) =>
+        runProcess("/bin/sh", {
+          args: ["-c", `echo ${i}; exit $(( ${i} % 3 ))`],
+          timeoutMs: 20_000,
+          spawner,
+        }),
+    ),
+  );
+  results.forEach((r, i) => {
+    assert.equal(r.kind, "exited");
+    if (r.kind === "exited") assert.deepEqual([r.code, r.stdout], [i % 3, String(i)]);
+  });
+  assert.equal(spawner.pending, 0);
+  assert.equal(spawner.running, true);
+  spawner.close();
+  await waitFor(() => !spawner.running, { what: "both workers to end" });
+});

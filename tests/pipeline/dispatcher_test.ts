@@ -217,3 +217,33 @@ Deno.test("dispatcher takes rows handed over, read back after wake() and after a
   assert.deepEqual(h.store.counts(), { pending: 0, started: 0, done: 9_020 });
   assert.equal(executor.calls.length, 0);
 });
+
+Deno.test("dispatcher never executes a row whose start mark could not be committed", async () => {
+  const store = Store.open(":memory:");
+  const errors: unknown[] = [];
+  const executor = new FakeExecutor({ outcome: { kind: "ok" } });
+  const dispatcher = new Dispatcher({
+    store,
+    events: new RecordingEventSink(),
+    clock: new FakeClock(),
+    executors: () => new Map([["fake", executor]]),
+    resolveHost: () => ({ executor: "fake" }),
+    policy: () => policy,
+    onTaskError: (err) => errors.push(err),
+  });
+  store.insertRequest({ id: "r-1", host: "web-1" }, 0);
+  const commit = store.commitBatch.bind(store);
+  store.commitBatch = () => {
+    if (store.batchOpen) throw new Error("disk full");
+    commit();
+  };
+  const stop = new AbortController();
+  const running = dispatcher.run({ stop: stop.signal, abort: new AbortController().signal });
+  await waitFor(() => errors.length > 0, { what: "the failed commit to be reported" });
+  assert.match(String(errors[0]), /disk full/);
+  assert.equal(executor.calls.length, 0, "executed although its start was not durable");
+  stop.abort();
+  store.commitBatch = commit;
+  await running.catch(() => {});
+  store.close();
+});
