@@ -112,7 +112,7 @@ export class Controller implements AsyncDisposable {
       events,
       clock,
       groupCommit: true,
-      onAccepted: (row) => this.dispatcher.enqueue(row),
+      onAccepted: () => this.dispatcher.wake(),
       onResult: (r) => options.metrics?.onIntake(r),
     });
     const filter = config.mqtt.sharedGroup
@@ -184,8 +184,6 @@ export class Controller implements AsyncDisposable {
           id,
           AbortSignal.any([signal, AbortSignal.timeout(5_000)]),
         );
-        // Awaited below; until then a stop must not turn it into an unhandled rejection.
-        synced.catch(() => {});
         await this.conn.publish(this.topics.control, syncMarkerPayload(id), { qos: 1 });
         await synced;
         break;
@@ -225,12 +223,7 @@ export class Controller implements AsyncDisposable {
         store: config.store.path,
         clientId: config.mqtt.clientId,
       });
-      try {
-        return new Controller(config, store, conn, options);
-      } catch (err) {
-        await conn.close().catch(() => {});
-        throw err;
-      }
+      return new Controller(config, store, conn, options);
     } catch (err) {
       store.close();
       throw err;
@@ -317,7 +310,6 @@ export class Controller implements AsyncDisposable {
       clearTimeout(timer);
     }
     await this.fleet.recovery[Symbol.asyncDispose]().catch((err) => errors.push(err));
-    this.fleet.close(); // after the recovery probes: they spawn ssh through it
     await this.conn.close().catch((err) => errors.push(err));
     clearInterval(this.#checkpointTimer);
     try {
