@@ -168,10 +168,13 @@ async function _profile(
   const dryRun = o.which === "pipeline";
   const count = dryRun ? ctx.sizes.n : ctx.sizes.execN;
   const r = await pipelineRun(ctx, { dryRun, count, cpuProfDir: runDir });
-  if (r.profiles.length !== 1) {
-    throw new Error(`expected one .cpuprofile in ${runDir}, found ${r.profiles.length}`);
+  // The main thread's profile; worker threads (the spawner's) write `*.worker-N.cpuprofile`.
+  const main = r.profiles.filter((f) => !/\.worker-\d+\.cpuprofile$/.test(f));
+  if (main.length !== 1) {
+    throw new Error(`expected one main-thread .cpuprofile in ${runDir}, found ${main.length}`);
   }
-  const profile = JSON.parse(await Deno.readTextFile(r.profiles[0]!)) as CpuProfile;
+  const workers = r.profiles.length - 1;
+  const profile = JSON.parse(await Deno.readTextFile(main[0]!)) as CpuProfile;
   const what = dryRun ? "dry run" : "`/bin/true` executor";
   const flag = dryRun ? "" : " --only executor";
   const md = [
@@ -180,7 +183,9 @@ async function _profile(
     `\`deno task bench --profile${flag}\` on ${o.date}: \`mandrill run\` (${what}) under ` +
     `\`deno run --cpu-prof\`, ${count.toLocaleString("en-US")} requests at ` +
     `${Math.round(r.msgsPerSec).toLocaleString("en-US")}/s (profiling slows it a little), ` +
-    `sampled from start to SIGTERM. Raw profile: \`${r.profiles[0]!.replace(ROOT, "")}\` ` +
+    `sampled from start to SIGTERM. Main thread only` +
+    (workers ? ` (the ${workers} spawner worker threads have profiles of their own)` : "") +
+    `. Raw profile: \`${main[0]!.replace(ROOT, "")}\` ` +
     "(open it in Chrome DevTools → Performance, or `deno run -A " +
     "scripts/_bench/profile_summary.ts FILE`).",
     "",

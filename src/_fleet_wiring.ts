@@ -10,7 +10,7 @@ import type { Config } from "./config/mod.ts";
 import type { RestartRequest } from "./contract/messages.ts";
 import type { Topics } from "./contract/topics.ts";
 import { AgentExecutor } from "./executors/agent.ts";
-import { buildExecutors, type Executor, SshExecutor } from "./executors/mod.ts";
+import { buildExecutors, type Executor, Spawner, SshExecutor } from "./executors/mod.ts";
 import { FleetView, RecoveryTracker, routeFleet } from "./fleet/mod.ts";
 import type { Metrics } from "./http/metrics.ts";
 import { errorMessage, log } from "./log.ts";
@@ -40,6 +40,8 @@ export class FleetWiring {
   readonly #o: FleetWiringOptions;
   #agentExecutors: AgentExecutor[] = [];
   readonly #bootIdAtStart = new Map<string, string | undefined>();
+  /** Starts the children of command and ssh executors off the main thread; see {@linkcode close}. */
+  readonly #spawner = new Spawner({ threads: 2 });
 
   /** Routes agents' messages and the control topic on the connection. */
   constructor(options: FleetWiringOptions) {
@@ -107,10 +109,19 @@ export class FleetWiring {
         agents.push(e);
         return e;
       },
+      spawner: this.#spawner,
     });
     // Executors of a previous config still get the results of commands they sent.
     this.#agentExecutors = [...this.#agentExecutors.filter((e) => e.pending > 0), ...agents];
     return out;
+  }
+
+  /**
+   * Stops the spawner's worker thread (it would keep the process alive). Call
+   * last at shutdown: children still running are killed and reported aborted.
+   */
+  close(): void {
+    this.#spawner.close();
   }
 
   /** Resolves a host: configured, or announced by an agent where the config allows it. */

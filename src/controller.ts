@@ -112,7 +112,7 @@ export class Controller implements AsyncDisposable {
       events,
       clock,
       groupCommit: true,
-      onAccepted: () => this.dispatcher.wake(),
+      onAccepted: (row) => this.dispatcher.enqueue(row),
       onResult: (r) => options.metrics?.onIntake(r),
     });
     const filter = config.mqtt.sharedGroup
@@ -184,6 +184,8 @@ export class Controller implements AsyncDisposable {
           id,
           AbortSignal.any([signal, AbortSignal.timeout(5_000)]),
         );
+        // Awaited below; until then a stop must not turn it into an unhandled rejection.
+        synced.catch(() => {});
         await this.conn.publish(this.topics.control, syncMarkerPayload(id), { qos: 1 });
         await synced;
         break;
@@ -223,7 +225,12 @@ export class Controller implements AsyncDisposable {
         store: config.store.path,
         clientId: config.mqtt.clientId,
       });
-      return new Controller(config, store, conn, options);
+      try {
+        return new Controller(config, store, conn, options);
+      } catch (err) {
+        await conn.close().catch(() => {});
+        throw err;
+      }
     } catch (err) {
       store.close();
       throw err;
@@ -310,6 +317,7 @@ export class Controller implements AsyncDisposable {
       clearTimeout(timer);
     }
     await this.fleet.recovery[Symbol.asyncDispose]().catch((err) => errors.push(err));
+    this.fleet.close(); // after the recovery probes: they spawn ssh through it
     await this.conn.close().catch((err) => errors.push(err));
     clearInterval(this.#checkpointTimer);
     try {

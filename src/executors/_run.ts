@@ -9,7 +9,16 @@
  * process grows (6 ms a spawn at 250 MiB, against well under 1 ms this way).
  * @module
  */
+import type {
+  ChildOutput,
+  ChildStatus,
+  SpawnedChild,
+  Spawner,
+  SpawnResult,
+  SpawnSpec,
+} from "./_spawner.ts";
 import { DEFAULT_TAIL_BYTES, drainInto, TailBuffer } from "./_tail.ts";
+import { log } from "../log.ts";
 
 /** Options of {@linkcode runProcess}. */
 export interface RunOptions {
@@ -27,6 +36,11 @@ export interface RunOptions {
   drainGraceMs?: number;
   /** Terminates the process group when aborted. */
   signal?: AbortSignal;
+  /**
+   * Starts the child on the spawner's worker thread, keeping the blocking spawn
+   * off this thread. Default: none, the child is spawned from this thread.
+   */
+  spawner?: Spawner;
 }
 
 /** Output tails of a finished child. */
@@ -48,43 +62,31 @@ export async function runProcess(program: string, options: RunOptions): Promise<
   if (signal?.aborted) {
     return { kind: "aborted", reason: signal.reason, stdout: "", stderr: "" };
   }
-  let child: Deno.ChildProcess;
-  try {
-    const resolved = _resolveProgram(program);
-    if (resolved === undefined) {
-      return { kind: "spawn-error", code: 127, message: `${program}: command not found` };
-    }
-    if (!_isExecutableFile(resolved)) {
-      return { kind: "spawn-error", code: 126, message: `${program}: permission denied` };
-    }
-    const setsid = _setsid();
-    child = new Deno.Command(setsid ?? resolved, {
-      args: setsid ? ["--", resolved, ...(options.args ?? [])] : options.args ?? [],
-      // Children get a small, known environment: never mandrill's secrets
-      // (MQTT_PASSWORD and the like), only what running a program needs.
-      clearEnv: true,
-      env: { ..._baseEnv(), ...options.env },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      detached: setsid === undefined,
-    }).spawn();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      return { kind: "spawn-error", code: 127, message: `${program}: command not found` };
-    }
-    if (error instanceof Deno.errors.PermissionDenied) {
-      return { kind: "spawn-error", code: 126, message: `${program}: permission denied` };
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    return { kind: "spawn-error", code: 126, message: `${program}: cannot execute: ${message}` };
+  const spec = _spawnSpec(program, options);
+  if (spec.kind === "spawn-error") return spec;
+  let started = options.spawner ? await options.spawner.spawn(spec) : _spawnHere(spec);
+  if (started.kind === "unavailable") {
+    _warnUnavailable(started.reason);
+    started = _spawnHere(spec);
   }
+  if (started.kind === "spawn-error") {
+    return { kind: "spawn-error", code: started.code, message: `${program}: ${started.message}` };
+  }
+  return await _supervise(started.child, options);
+}
 
-  const tailBytes = options.tailBytes ?? DEFAULT_TAIL_BYTES;
-  const out = new TailBuffer(tailBytes);
-  const err = new TailBuffer(tailBytes);
-  const drains = [drainInto(child.stdout, out), drainInto(child.stderr, err)];
+let _warned = false;
 
+/** Says once that spawning falls back to the calling thread. */
+function _warnUnavailable(reason: string): void {
+  if (_warned) return;
+  _warned = true;
+  log("executor").warn("{reason}: spawning from the main thread instead", { reason });
+}
+
+/** Waits for `child` to exit, terminating its process group at the deadline or on abort. */
+async function _supervise(child: SpawnedChild, options: RunOptions): Promise<RunResult> {
+  const { signal } = options;
   let exited = false;
   let stopped: "timeout" | "aborted" | undefined;
   let killedWith: "SIGTERM" | "SIGKILL" = "SIGTERM";
@@ -94,7 +96,14 @@ export async function runProcess(program: string, options: RunOptions): Promise<
     try {
       Deno.kill(-child.pid, sig);
     } catch {
-      // The group is already gone.
+      // No group: it is gone, or setsid has not called setsid(2) yet. Until we
+      // learn that the leader exited, its pid is still the child's.
+      if (exited) return;
+      try {
+        Deno.kill(child.pid, sig);
+      } catch {
+        // Gone as well.
+      }
     }
   };
   const stop = (why: "timeout" | "aborted") => {
@@ -112,8 +121,10 @@ export async function runProcess(program: string, options: RunOptions): Promise<
     stop("aborted");
   };
   signal?.addEventListener("abort", onAbort, { once: true });
+  // A spawner starts the child asynchronously: the signal may have fired meanwhile.
+  if (signal?.aborted) onAbort();
 
-  let status: Deno.CommandStatus;
+  let status: ChildStatus;
   try {
     status = await child.status;
   } finally {
@@ -122,15 +133,86 @@ export async function runProcess(program: string, options: RunOptions): Promise<
     clearTimeout(killTimer);
     signal?.removeEventListener("abort", onAbort);
   }
+  if (status.kind === "lost") {
+    return { kind: "aborted", reason: status.reason, stdout: "", stderr: "" };
+  }
   // Once we decided to kill the tree, leave nothing of it behind, even members
   // that outlived the leader by ignoring SIGTERM.
   if (stopped) killGroup("SIGKILL");
-  await settleDrains(drains, options.drainGraceMs ?? 1000);
+  const output = await child.output();
 
-  const output = { stdout: out.text(), stderr: err.text() };
   if (stopped === "timeout") return { kind: "timeout", killedWith, ...output };
   if (stopped === "aborted") return { kind: "aborted", reason: abortReason, ...output };
   return { kind: "exited", code: status.code, signal: status.signal, ...output };
+}
+
+/** How to start `program`, or why it cannot be started (checked here, before any spawn). */
+function _spawnSpec(
+  program: string,
+  options: RunOptions,
+): ({ kind: "spec" } & SpawnSpec) | Extract<RunResult, { kind: "spawn-error" }> {
+  const resolved = _resolveProgram(program);
+  if (resolved.kind === "missing") {
+    return { kind: "spawn-error", code: 127, message: `${program}: command not found` };
+  }
+  if (resolved.kind === "not-executable") {
+    return { kind: "spawn-error", code: 126, message: `${program}: permission denied` };
+  }
+  const setsid = _setsid();
+  return {
+    kind: "spec",
+    cmd: setsid ?? resolved.path,
+    args: setsid ? ["--", resolved.path, ...(options.args ?? [])] : options.args ?? [],
+    // Children get a small, known environment: never mandrill's secrets
+    // (MQTT_PASSWORD and the like), only what running a program needs.
+    env: { ..._baseEnv(), ...options.env },
+    detached: setsid === undefined,
+    tailBytes: options.tailBytes ?? DEFAULT_TAIL_BYTES,
+    drainGraceMs: options.drainGraceMs ?? 1000,
+  };
+}
+
+/** Spawns from this thread (blocks it until the child has exec'd). */
+function _spawnHere(spec: SpawnSpec): Exclude<SpawnResult, { kind: "unavailable" }> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(spec.cmd, {
+      args: spec.args,
+      clearEnv: true,
+      env: spec.env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: spec.detached,
+    }).spawn();
+  } catch (error) {
+    // The worker of _spawner.ts maps errors the same way.
+    if (error instanceof Deno.errors.NotFound) {
+      return { kind: "spawn-error", code: 127, message: "command not found" };
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      return { kind: "spawn-error", code: 126, message: "permission denied" };
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return { kind: "spawn-error", code: 126, message: `cannot execute: ${message}` };
+  }
+  const out = new TailBuffer(spec.tailBytes);
+  const err = new TailBuffer(spec.tailBytes);
+  const drains = [drainInto(child.stdout, out), drainInto(child.stderr, err)];
+  return {
+    kind: "spawned",
+    child: {
+      pid: child.pid,
+      status: child.status.then(
+        (s) => ({ kind: "exited", code: s.code, signal: s.signal }),
+        (reason) => ({ kind: "lost", reason }),
+      ),
+      output: async (): Promise<ChildOutput> => {
+        await settleDrains(drains, spec.drainGraceMs);
+        return { stdout: out.text(), stderr: err.text() };
+      },
+    },
+  };
 }
 
 /** Waits for the output to end, at most `graceMs`, then stops reading. */
@@ -178,31 +260,55 @@ function _setsid(): string | undefined {
 }
 
 function _isExecutableFile(path: string): boolean {
+  return _statKind(path) === "executable";
+}
+
+function _statKind(path: string): "executable" | "not-executable" | "missing" {
   try {
     const st = Deno.statSync(path);
-    return st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0;
+    return st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0 ? "executable" : "not-executable";
   } catch {
-    return false;
+    return "missing";
   }
 }
 
-function _exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
+type Resolved = { kind: "found"; path: string } | { kind: "missing" } | { kind: "not-executable" };
+
+/**
+ * Found programs, for a second: a stat per spawn showed in profiles. A program
+ * removed or made non-executable meanwhile still fails with 127 or 126: exec
+ * fails in setsid (or in the spawn) with the same codes.
+ */
+const _resolvedCache = new Map<string, { path: string; until: number }>();
+const _RESOLVED_TTL_MS = 1000;
+const _RESOLVED_MAX = 256;
+
+/** `program` as a path: as given when it has a slash, else the first executable in PATH. */
+function _resolveProgram(program: string): Resolved {
+  const path = Deno.env.get("PATH") ?? "/usr/bin:/bin";
+  const key = program.includes("/") ? program : `${path}\0${program}`;
+  // A monotonic clock for a cache lifetime only; no behaviour depends on it.
+  const now = performance.now();
+  const cached = _resolvedCache.get(key);
+  if (cached && cached.until > now) return { kind: "found", path: cached.path };
+  const resolved = _resolveUncached(program, path);
+  if (resolved.kind === "found") {
+    if (_resolvedCache.size >= _RESOLVED_MAX) _resolvedCache.clear();
+    _resolvedCache.set(key, { path: resolved.path, until: now + _RESOLVED_TTL_MS });
   }
+  return resolved;
 }
 
-/** `program` as a path: as given when it has a slash, else searched in PATH; undefined if not found. */
-function _resolveProgram(program: string): string | undefined {
-  if (program.includes("/")) return _exists(program) ? program : undefined;
-  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
+function _resolveUncached(program: string, path: string): Resolved {
+  if (program.includes("/")) {
+    const kind = _statKind(program);
+    return kind === "executable" ? { kind: "found", path: program } : { kind };
+  }
+  for (const dir of path.split(":")) {
     const candidate = `${dir || "."}/${program}`;
-    if (_isExecutableFile(candidate)) return candidate;
+    if (_isExecutableFile(candidate)) return { kind: "found", path: candidate };
   }
-  return undefined;
+  return { kind: "missing" };
 }
 
 /** Variables a restart command or ssh may need from mandrill's environment. */

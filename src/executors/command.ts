@@ -5,6 +5,7 @@
  */
 import { isValidHost, isValidId } from "../contract/ids.ts";
 import { programName, reasonText, runProcess, withTail } from "./_run.ts";
+import type { Spawner } from "./_spawner.ts";
 import type { ExecuteOutcome, ExecuteRequest, Executor } from "./types.ts";
 
 /** Options of {@linkcode CommandExecutor}. */
@@ -13,6 +14,8 @@ export interface CommandExecutorOptions {
   argv: string[];
   /** Overall time limit in seconds; the process tree is then terminated. Required, > 0. */
   timeoutSec: number;
+  /** Starts the children on this spawner's worker thread. Default: none, spawned from the calling thread. */
+  spawner?: Spawner;
 }
 
 /** Name of the environment variable that carries the request id to the child. */
@@ -35,6 +38,7 @@ export const REQUEST_ID_ENV = "MANDRILL_REQUEST_ID";
 export class CommandExecutor implements Executor {
   readonly #argv: readonly string[];
   readonly #timeoutSec: number;
+  readonly #spawner: Spawner | undefined;
 
   /** Checks the options; throws `TypeError`/`RangeError` on bad ones. */
   constructor(options: CommandExecutorOptions) {
@@ -48,6 +52,7 @@ export class CommandExecutor implements Executor {
     }
     this.#argv = [...argv];
     this.#timeoutSec = timeoutSec;
+    this.#spawner = options.spawner;
   }
 
   /** Runs the command for `req.host`; resolves with the outcome, never throws for expected failures. */
@@ -71,6 +76,7 @@ export class CommandExecutor implements Executor {
       env: { [REQUEST_ID_ENV]: req.id },
       timeoutMs: this.#timeoutSec * 1000,
       signal,
+      spawner: this.#spawner,
     });
     switch (result.kind) {
       case "spawn-error":

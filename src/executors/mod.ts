@@ -3,6 +3,7 @@
  * @module
  */
 import type { Config } from "../config/mod.ts";
+import type { Spawner } from "./_spawner.ts";
 import { CommandExecutor } from "./command.ts";
 import { SshExecutor } from "./ssh.ts";
 import type { Executor } from "./types.ts";
@@ -10,6 +11,7 @@ import type { Executor } from "./types.ts";
 export * from "./types.ts";
 export { CommandExecutor } from "./command.ts";
 export { SshExecutor } from "./ssh.ts";
+export { Spawner } from "./_spawner.ts";
 
 /** Config of one executor entry. */
 export type ExecutorConfig = Config["executors"][string];
@@ -18,6 +20,8 @@ export type ExecutorConfig = Config["executors"][string];
 export interface BuildExecutorsOptions {
   /** Builds `agent` executors (they need the MQTT connection and fleet view). Default: none, an error if one is configured. */
   agent?: (config: Extract<ExecutorConfig, { type: "agent" }>) => Executor;
+  /** Starts the children of `command` and `ssh` executors on its worker thread. Default: none, spawned from the calling thread. */
+  spawner?: Spawner;
 }
 
 /** Builds every configured executor, by name. */
@@ -29,10 +33,13 @@ export function buildExecutors(
   for (const [name, c] of Object.entries(config)) {
     switch (c.type) {
       case "command":
-        out.set(name, new CommandExecutor({ argv: c.argv, timeoutSec: c.timeoutSec }));
+        out.set(
+          name,
+          new CommandExecutor({ argv: c.argv, timeoutSec: c.timeoutSec, spawner: options.spawner }),
+        );
         break;
       case "ssh":
-        out.set(name, new SshExecutor(c));
+        out.set(name, new SshExecutor({ ...c, spawner: options.spawner }));
         break;
       case "agent":
         if (!options.agent) {

@@ -7,19 +7,29 @@
  * @module
  */
 import { programName, reasonText, runProcess, withTail } from "./_run.ts";
+import type { Spawner } from "./_spawner.ts";
 import {
   buildSshArgv,
   resolveOptions,
-  type SshExecutorOptions,
+  type SshExecutorOptions as SshArgvOptions,
   targetProblem,
 } from "./_ssh_argv.ts";
 import type { ExecuteOutcome, ExecuteRequest, Executor } from "./types.ts";
 
 export { buildSshArgv, isValidAddress, quoteForShell } from "./_ssh_argv.ts";
-export type { SshExecutorOptions } from "./_ssh_argv.ts";
+
+/** Options of the ssh executor (`SshExecutor`, `probeBootId`); see `buildSshArgv` for the ssh ones. */
+export interface SshExecutorOptions extends SshArgvOptions {
+  /** Starts ssh on this spawner's worker thread. Default: none, spawned from the calling thread. */
+  spawner?: Spawner;
+}
 
 /** Remote command of {@linkcode probeBootId}; fixed, never taken from config. */
-export const BOOT_ID_COMMAND: readonly string[] = ["cat", "/proc/sys/kernel/random/boot_id"];
+export const BOOT_ID_COMMAND: readonly string[] = [
+  "cat",
+  "/proc/sys/kernel/random/boot_id",
+  "/proc/uptime",
+];
 
 /** Detail of an `ok` outcome when the connection dropped as expected. */
 export const DISCONNECT_DETAIL = "restart issued; connection dropped";
@@ -102,15 +112,17 @@ export class SshExecutor implements Executor {
 
 /** The result of {@linkcode probeBootId}: the boot id, or why it could not be read. */
 export type BootIdResult =
-  | { kind: "ok"; bootId: string }
+  | { kind: "ok"; bootId: string; uptimeSec?: number }
   | Exclude<ExecuteOutcome, { kind: "ok" }>;
 
 const BOOT_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
- * Reads `/proc/sys/kernel/random/boot_id` on the request's target over ssh, with
- * the same connection options as a restart (the remote command is fixed). A boot id
- * that changed means the host rebooted.
+ * Reads `/proc/sys/kernel/random/boot_id` and `/proc/uptime` on the request's
+ * target over ssh, with the same connection options as a restart (the remote
+ * command is fixed). A boot id that changed, or an uptime shorter than the time
+ * since the restart began, means the host rebooted. The uptime is left out
+ * when it cannot be read.
  */
 export async function probeBootId(
   req: ExecuteRequest,
@@ -120,7 +132,8 @@ export async function probeBootId(
   const probe = { ...options, command: [...BOOT_ID_COMMAND], expectDisconnect: false };
   const outcome = await runSsh(req, probe, signal);
   if (outcome.kind !== "ok") return outcome;
-  const bootId = (outcome.detail ?? "").trim();
+  const [first = "", second = ""] = (outcome.detail ?? "").trim().split("\n");
+  const bootId = first.trim();
   if (!BOOT_ID_RE.test(bootId)) {
     return {
       kind: "exit",
@@ -128,7 +141,11 @@ export async function probeBootId(
       detail: `unexpected boot id from ${req.host}: ${JSON.stringify(bootId.slice(0, 200))}`,
     };
   }
-  return { kind: "ok", bootId };
+  // "/proc/uptime": seconds since boot, then idle seconds.
+  const uptimeSec = Number(second.trim().split(/\s+/)[0]);
+  return second !== "" && Number.isFinite(uptimeSec) && uptimeSec >= 0
+    ? { kind: "ok", bootId, uptimeSec }
+    : { kind: "ok", bootId };
 }
 
 async function runSsh(
@@ -145,6 +162,7 @@ async function runSsh(
     args,
     timeoutMs: o.timeoutSec * 1000,
     signal,
+    spawner: options.spawner,
   });
   switch (result.kind) {
     case "spawn-error":

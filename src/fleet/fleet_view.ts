@@ -37,6 +37,8 @@ export interface BootChange {
   previousBootId: string | undefined;
   /** When it was received (the `now` of the update), ms. */
   at: number;
+  /** The uptime that came with it, in s: set when a heartbeat brought the change. */
+  uptimeSec?: number;
 }
 
 /** Listener of {@linkcode FleetView.onBootChange}; called synchronously, must not throw. */
@@ -123,7 +125,7 @@ export class FleetView {
     rec.uptimeSec = hb.uptimeSec;
     rec.lastSeen = now;
     rec.lastHeartbeatAt = now;
-    this.#setBootId(hb.host, rec, hb.bootId, now);
+    this.#setBootId(hb.host, rec, hb.bootId, now, hb.uptimeSec);
     return true;
   }
 
@@ -198,12 +200,18 @@ export class FleetView {
     return rec;
   }
 
-  #setBootId(host: string, rec: _HostRecord, bootId: string, now: number): void {
+  #setBootId(
+    host: string,
+    rec: _HostRecord,
+    bootId: string,
+    now: number,
+    uptimeSec?: number,
+  ): void {
     if (rec.bootId === bootId) return; // keep the old string; the new copy is garbage
     const previousBootId = rec.bootId;
     rec.bootId = bootId;
     if (this.#listeners.size === 0) return;
-    const change: BootChange = { host, bootId, previousBootId, at: now };
+    const change: BootChange = { host, bootId, previousBootId, at: now, uptimeSec };
     for (const listener of [...this.#listeners]) {
       try {
         listener(change);

@@ -9,10 +9,16 @@ import { type Clock, systemClock } from "../clock.ts";
 import { errorMessage, log } from "../log.ts";
 import type { BootChange, FleetView } from "./fleet_view.ts";
 
-/** What a boot id probe (e.g. `cat /proc/sys/kernel/random/boot_id` over SSH) found. */
+/**
+ * What a boot id probe (e.g. `cat /proc/sys/kernel/random/boot_id /proc/uptime`
+ * over SSH) found: the boot id, and the uptime in seconds where it could be read.
+ */
 export type ProbeOutcome =
-  | { kind: "ok"; bootId: string }
+  | { kind: "ok"; bootId: string; uptimeSec?: number }
   | { kind: "failed"; detail: string };
+
+/** Slack when comparing a host's uptime with the time since its restart started, ms. */
+const UPTIME_SLACK_MS = 1_000;
 
 /** Reads a host's current boot id. Must honour `signal`; throwing counts as a failed probe. */
 export type BootProbe = (signal: AbortSignal) => Promise<ProbeOutcome>;
@@ -91,9 +97,11 @@ interface _Entry {
  * the fleet view (an agent's heartbeat or online status), or from `probe`,
  * which is called after `probeIntervalSec` and then with capped exponential
  * backoff (`backoffDelay`, min `probeIntervalSec`, max `probeMaxIntervalSec`).
- * When the boot id before the restart is unknown, any boot id counts, but
- * only once at least `probeIntervalSec` have passed since `startedAt` (an
- * earlier answer most likely still comes from the old boot).
+ * When the boot id before the restart is unknown, the host is back once it
+ * reports an uptime no longer than the time since `startedAt` (it booted after
+ * the restart began; a probe's or a heartbeat's uptime). Only where no uptime
+ * comes with the boot id (an agent's online status) does a boot id heard at
+ * least `probeIntervalSec` after `startedAt` count on its own.
  *
  * @example
  * ```ts
@@ -180,7 +188,8 @@ export class RecoveryTracker implements AsyncDisposable {
     const seenAt = known?.lastHeartbeatAt ?? known?.lastStatusAt;
     if (known?.bootId !== undefined && seenAt !== undefined && seenAt >= req.startedAt) {
       const bootId = known.bootId;
-      queueMicrotask(() => this.#consider(entry, bootId));
+      const uptimeSec = this.#fleet?.uptimeOf(req.host, this.#o.clock.now());
+      queueMicrotask(() => this.#consider(entry, bootId, uptimeSec));
     }
     if (req.probe !== undefined) {
       entry.probing = this.#probeLoop(entry, req.probe).catch((err) => {
@@ -217,15 +226,17 @@ export class RecoveryTracker implements AsyncDisposable {
   #onBootChange(change: BootChange): void {
     const set = this.#byHost.get(change.host);
     if (set === undefined) return;
-    for (const entry of [...set]) this.#consider(entry, change.bootId);
+    for (const entry of [...set]) this.#consider(entry, change.bootId, change.uptimeSec);
   }
 
-  /** Settles `entry` as recovered if `bootId` shows a new boot. */
-  #consider(entry: _Entry, bootId: string): void {
+  /** Settles `entry` as recovered if `bootId` (with the uptime, if known) shows a new boot. */
+  #consider(entry: _Entry, bootId: string, uptimeSec?: number): void {
     if (entry.done) return;
     const elapsed = this.#o.clock.now() - entry.req.startedAt;
     const isNew = entry.bootIdBefore !== undefined
       ? bootId !== entry.bootIdBefore
+      : uptimeSec !== undefined
+      ? uptimeSec * 1000 <= elapsed + UPTIME_SLACK_MS
       : elapsed >= this.#o.probeIntervalSec * 1000;
     if (!isNew) return;
     this.#finish(entry);
@@ -243,7 +254,11 @@ export class RecoveryTracker implements AsyncDisposable {
     entry.timer = undefined;
     if (entry.done) return;
     this.#finish(entry);
-    const detail = `${entry.req.host} did not come back within ${this.#o.recoveryTimeoutSec} s`;
+    const unknownBefore = entry.bootIdBefore === undefined
+      ? " (its boot id before the restart is unknown, and no uptime showed a boot since)"
+      : "";
+    const detail =
+      `${entry.req.host} did not come back within ${this.#o.recoveryTimeoutSec} s${unknownBefore}`;
     log("recovery").warn(detail, { id: entry.req.id, host: entry.req.host });
     _call(() => this.#o.onTimeout({ id: entry.req.id, host: entry.req.host, detail }));
   }
@@ -282,7 +297,7 @@ export class RecoveryTracker implements AsyncDisposable {
       }
       if (signal.aborted) return;
       if (outcome.kind === "ok") {
-        this.#consider(entry, outcome.bootId);
+        this.#consider(entry, outcome.bootId, outcome.uptimeSec);
       } else {
         log("recovery").debug("Probe {attempt} of {host} failed: {detail}", {
           attempt,

@@ -8,12 +8,15 @@
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Phase } from "../contract/messages.ts";
-import type { ExecuteOutcome } from "../executors/types.ts";
 import type { IntakeResult } from "../intake/intake.ts";
 import { errorMessage, log } from "../log.ts";
-import { SKIP_REASON_LABELS, skipReasonLabel } from "./skip_reason.ts";
+import type { PhaseInfo } from "../pipeline/dispatch_types.ts";
+import { SKIP_CODES } from "../pipeline/policy.ts";
 
-export { SKIP_REASON_LABELS, type SkipReasonLabel, skipReasonLabel } from "./skip_reason.ts";
+export type { PhaseInfo } from "../pipeline/dispatch_types.ts";
+
+/** Every value of the `reason` label of `mandrill_skips_total`: the gate's codes, and "other". */
+export const SKIP_REASON_LABELS = [...SKIP_CODES, "other"] as const;
 
 /** Every value of the `result` label of `mandrill_requests_total`. */
 export const REQUEST_RESULTS = [
@@ -27,20 +30,6 @@ export const REQUEST_RESULTS = [
 ] as const;
 /** One value of the `result` label of `mandrill_requests_total`. */
 export type RequestResult = typeof REQUEST_RESULTS[number];
-
-/** What the dispatcher passes with each phase (same shape as its `onPhase` callback). */
-export interface PhaseInfo {
-  /** The host the request is for. */
-  host: string;
-  /** Config name of the executor, once one was chosen. */
-  executor?: string;
-  /** The event's detail; for `skipped`, the gate's reason. */
-  detail?: string;
-  /** The executor's outcome, on phases that ended an execution. */
-  outcome?: ExecuteOutcome;
-  /** How long the execution took, retries included, ms. */
-  durationMs?: number;
-}
 
 /** Live values read at scrape time. Each is optional; a missing one leaves its gauge at 0. */
 export interface MetricsSources {
@@ -196,7 +185,7 @@ export class Metrics {
     }
     if (phase === "skipped") {
       this.#requests.inc({ result: "skipped" });
-      this.#skips.inc({ reason: skipReasonLabel(info.detail) });
+      this.#skips.inc({ reason: info.skipCode ?? "other" });
       return;
     }
     if (!_TERMINAL.has(phase)) return;

@@ -8,7 +8,7 @@ import { isValidHost, isValidId } from "../contract/ids.ts";
 import { restartRequestSchema } from "../contract/messages.ts";
 import type { Clock } from "../clock.ts";
 import type { EventSink } from "../pipeline/events.ts";
-import type { Store } from "../store/mod.ts";
+import type { InboxRow, Store } from "../store/mod.ts";
 import { log } from "../log.ts";
 
 /** Largest payload accepted: 64 KiB. */
@@ -32,8 +32,8 @@ export interface IntakeOptions {
    * acknowledging, see `MqttConnectionOptions.commitBatch`). Default: false.
    */
   groupCommit?: boolean;
-  /** Called after each accepted request, to wake the dispatcher. */
-  onAccepted?: () => void;
+  /** Called with each accepted request's new inbox row, to hand it to the dispatcher. */
+  onAccepted?: (row: InboxRow) => void;
   /** Called with every result, for metrics. */
   onResult?: (r: IntakeResult) => void;
 }
@@ -89,13 +89,13 @@ export class Intake {
       this.#o.onResult?.(result);
       return result;
     }
-    const inserted = this.#o.store.insertRequest(r.request, now, this.#write);
-    const result: IntakeResult = inserted
+    const row = this.#o.store.insertRequest(r.request, now, this.#write);
+    const result: IntakeResult = row
       ? { kind: "accepted", id: r.request.id, host: r.request.host }
       : { kind: "duplicate", id: r.request.id };
-    if (inserted) {
+    if (row) {
       this.#o.events.event({ id: r.request.id, host: r.request.host, phase: "received", ts: now });
-      this.#o.onAccepted?.();
+      this.#o.onAccepted?.(row);
     } else {
       log("intake").debug("Ignored duplicate request {id}", { id: r.request.id });
     }

@@ -5,11 +5,12 @@
  * before MQTT.js sends its PUBACK (durability comes from the handler's write).
  * @module
  */
+import { setImmediate } from "node:timers";
 import mqtt from "mqtt";
 import type { IClientOptions, IPublishPacket, MqttClient } from "mqtt";
 import { backoffDelay } from "../async/mod.ts";
 import { errorMessage, log } from "../log.ts";
-import { topicMatches } from "./match.ts";
+import { compileFilter } from "./match.ts";
 import { AckBatcher } from "./ack_batcher.ts";
 
 /**
@@ -52,6 +53,7 @@ export interface MqttConnectionOptions {
 
 interface Route {
   filter: string;
+  matches: (topic: string) => boolean;
   qos: 0 | 1;
   handler: MessageHandler;
   /** Subscribed (now and after every lost session). */
@@ -69,6 +71,7 @@ export class MqttConnection implements AsyncDisposable {
   #connected = false;
   #options: MqttConnectionOptions;
   #batcher: AckBatcher | undefined;
+  #corked = false;
 
   private constructor(client: MqttClient, settings: MqttSettings, options: MqttConnectionOptions) {
     this.client = client;
@@ -78,7 +81,7 @@ export class MqttConnection implements AsyncDisposable {
     const batcher = options.commitBatch ? new AckBatcher(client, options.commitBatch) : undefined;
     this.#batcher = batcher;
     client.handleMessage = (packet, callback) => {
-      const route = this.#routes.find((r) => topicMatches(r.filter, packet.topic));
+      const route = this.#routes.find((r) => r.matches(packet.topic));
       if (!route) return callback();
       batcher?.hold();
       const payload = typeof packet.payload === "string"
@@ -171,7 +174,7 @@ export class MqttConnection implements AsyncDisposable {
 
   /** Routes messages matching `filter` to `handler`, and subscribes to it (now and after every lost session). */
   route(filter: string, qos: 0 | 1, handler: MessageHandler): void {
-    this.#routes.push({ filter, qos, handler, active: true });
+    this.#routes.push({ filter, matches: compileFilter(filter), qos, handler, active: true });
     if (this.#connected) this.#subscribe(filter, qos);
   }
 
@@ -204,12 +207,17 @@ export class MqttConnection implements AsyncDisposable {
     });
   }
 
-  /** Publishes without waiting; failures are logged. For events, where nothing waits on the broker. */
+  /**
+   * Publishes without waiting; failures are logged. For events, where nothing
+   * waits on the broker. What is published in one turn of the event loop
+   * leaves in one write (the socket is corked until the next turn).
+   */
   publishLater(
     topic: string,
     payload: string,
     options: { qos?: 0 | 1; retain?: boolean } = {},
   ): void {
+    this.#corkForTurn();
     this.client.publish(
       topic,
       payload,
@@ -223,6 +231,20 @@ export class MqttConnection implements AsyncDisposable {
         }
       },
     );
+  }
+
+  #corkForTurn(): void {
+    if (this.#corked) return;
+    const stream = this.client.stream as
+      | { cork?: () => void; uncork?: () => void; destroyed?: boolean }
+      | undefined;
+    if (!stream?.cork || stream.destroyed) return;
+    stream.cork();
+    this.#corked = true;
+    setImmediate(() => {
+      this.#corked = false;
+      stream.uncork?.();
+    });
   }
 
   /** Resolves once connected, or rejects with the signal's reason. */

@@ -13,13 +13,25 @@ export function unshared(filter: string): string {
 
 /** True when `topic` matches the MQTT topic filter `filter` (`+` and `#` wildcards). */
 export function topicMatches(filter: string, topic: string): boolean {
-  const f = unshared(filter).split("/");
-  const t = topic.split("/");
-  for (let i = 0; i < f.length; i++) {
-    const part = f[i];
-    if (part === "#") return true;
-    if (i >= t.length) return false;
-    if (part !== "+" && part !== t[i]) return false;
-  }
-  return f.length === t.length;
+  return compileFilter(filter)(topic);
+}
+
+/**
+ * A matcher for one topic filter, parsed once: routing runs it on every
+ * message. A filter without wildcards is a plain string comparison.
+ */
+export function compileFilter(filter: string): (topic: string) => boolean {
+  const plain = unshared(filter);
+  const f = plain.split("/");
+  if (!f.includes("+") && !f.includes("#")) return (topic) => topic === plain;
+  return (topic) => {
+    const t = topic.split("/");
+    for (let i = 0; i < f.length; i++) {
+      const part = f[i];
+      if (part === "#") return true;
+      if (i >= t.length) return false;
+      if (part !== "+" && part !== t[i]) return false;
+    }
+    return f.length === t.length;
+  };
 }

@@ -8,7 +8,7 @@ import type { Phase, RestartRequest } from "../contract/messages.ts";
 import type { ExecuteOutcome, Executor } from "../executors/types.ts";
 import type { Outcome, Store } from "../store/mod.ts";
 import type { EventSink } from "./events.ts";
-import type { PolicySettings } from "./policy.ts";
+import type { PolicySettings, SkipCode } from "./policy.ts";
 
 /** How a host is restarted, as resolved from config or the fleet. */
 export interface HostTarget {
@@ -31,6 +31,22 @@ export interface InFlight {
   host: string;
   phase: "waiting" | "executing";
   since: number;
+}
+
+/** What comes with each phase reported to `onPhase`. */
+export interface PhaseInfo {
+  /** The host the request is for. */
+  host: string;
+  /** Config name of the executor, once one was chosen. */
+  executor?: string;
+  /** The event's detail; for `skipped`, the gate's reason. */
+  detail?: string;
+  /** The executor's outcome, on phases that ended an execution. */
+  outcome?: ExecuteOutcome;
+  /** How long the execution took, retries included, ms. */
+  durationMs?: number;
+  /** For `skipped`: why, as a fixed code. */
+  skipCode?: SkipCode;
 }
 
 /** Options of {@linkcode Dispatcher}. */
@@ -65,16 +81,7 @@ export interface DispatcherOptions {
     info: { id: string; host: string; target: HostTarget; startedAt: number; outcome: Outcome },
   ) => void;
   /** Called with every terminal or started phase (metrics). */
-  onPhase?: (
-    phase: Phase,
-    info: {
-      host: string;
-      executor?: string;
-      detail?: string;
-      outcome?: ExecuteOutcome;
-      durationMs?: number;
-    },
-  ) => void;
+  onPhase?: (phase: Phase, info: PhaseInfo) => void;
   /**
    * Called with an unexpected error of one request (a bug, or a store that
    * cannot be written): the service treats it as fatal. Default: logged only.

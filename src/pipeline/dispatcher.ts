@@ -1,11 +1,13 @@
 /**
- * The dispatcher: pulls pending inbox rows in arrival order with a bounded
- * window in memory, runs each through the policy gate, waits for a slot
+ * The dispatcher: takes pending inbox rows in arrival order with a bounded
+ * window in memory — handed over by intake as they are inserted, or read back
+ * from the store after a start or whenever the hand-over queue overflowed — runs each through the policy gate, waits for a slot
  * (`maxConcurrent`, `maxConcurrentPerGroup`, never two on one host), marks the
  * row `started`, then saves history ‖ executes, marks it done and publishes
  * the event. Work in flight is aborted through its AbortSignal on shutdown.
  * @module
  */
+import { setImmediate } from "node:timers";
 import { KeyedLimiter, TaskGroup } from "../async/mod.ts";
 import { executeWithRetry } from "./attempts.ts";
 import type { RestartRequest } from "../contract/messages.ts";
@@ -13,12 +15,27 @@ import { describeOutcome, type ExecuteOutcome } from "../executors/types.ts";
 import { errorMessage, log, withLogContext } from "../log.ts";
 import type { InboxRow, Outcome } from "../store/mod.ts";
 import { RestartLedger } from "./ledger.ts";
-import type { DispatcherOptions, HostTarget, InFlight } from "./dispatch_types.ts";
+import type { DispatcherOptions, HostTarget, InFlight, PhaseInfo } from "./dispatch_types.ts";
 
-export type { DispatcherOptions, DispatchPolicy, HostTarget, InFlight } from "./dispatch_types.ts";
+export type {
+  DispatcherOptions,
+  DispatchPolicy,
+  HostTarget,
+  InFlight,
+  PhaseInfo,
+} from "./dispatch_types.ts";
 import { decide, type GateDecision } from "./policy.ts";
 
-/** Pulls pending rows and drives each through the pipeline. */
+type PhaseExtra = Omit<PhaseInfo, "host" | "detail">;
+
+/** Writes that join the store's group-commit batch; see `#commitSoon`. */
+const DEFER = { deferCommit: true } as const;
+/** Rows read or handed over at once. */
+const BATCH = 256;
+/** Rows held in the hand-over queue at most (beyond the window); more are read back from the store. */
+const MAX_QUEUED = 8192;
+
+/** Takes pending rows and drives each through the pipeline. */
 export class Dispatcher {
   readonly #o: DispatcherOptions;
   readonly #ledger = new RestartLedger();
@@ -28,8 +45,16 @@ export class Dispatcher {
   #woken = false;
   #windowFreed: (() => void) | undefined;
   #lastSeq = 0;
-  /** While claiming in a transaction: events to publish once it commits. */
-  #afterCommit: (() => void)[] | undefined;
+  /** Rows handed over by intake, in seq order; only used while not {@linkcode #scan}ning. */
+  #queue: InboxRow[] = [];
+  #queueHead = 0;
+  /**
+   * True while rows may be pending in the store but not in the queue: at start
+   * (a previous run's rows), after {@linkcode wake}, and once the queue
+   * overflowed. The store is then read from `#lastSeq` until it is drained.
+   */
+  #scan = true;
+  #commit: PromiseWithResolvers<void> | undefined;
 
   /** Builds a dispatcher; call {@linkcode run} to start it. */
   constructor(options: DispatcherOptions) {
@@ -45,10 +70,48 @@ export class Dispatcher {
     }
   }
 
-  /** Tells the dispatcher new rows are pending. Cheap; call after every insert. */
+  /** Tells the dispatcher new rows are pending in the store. Cheap; call after inserts. */
   wake(): void {
+    this.#scan = true;
+    this.#queue = [];
+    this.#queueHead = 0;
+    this.#signalWork();
+  }
+
+  /**
+   * Hands over a row just inserted (same connection, so readable even before
+   * its group commit; anything done with it commits first). Rows must come in
+   * seq order. Memory stays bounded: past {@linkcode MAX_QUEUED} the queue is
+   * dropped and the rows are read back from the store.
+   */
+  enqueue(row: InboxRow): void {
+    if (!this.#scan) {
+      if (this.#queue.length - this.#queueHead < MAX_QUEUED) this.#queue.push(row);
+      else this.wake();
+    }
+    this.#signalWork();
+  }
+
+  #signalWork(): void {
     this.#woken = true;
     this.#wake?.();
+  }
+
+  /** The next batch of pending rows after `#lastSeq`, oldest first. */
+  #nextRows(): InboxRow[] {
+    if (this.#scan) {
+      const rows = this.#o.store.pendingAfter(this.#lastSeq, BATCH);
+      // Caught up: every row inserted from now on is handed over.
+      if (rows.length < BATCH) this.#scan = false;
+      return rows;
+    }
+    const rows = this.#queue.slice(this.#queueHead, this.#queueHead + BATCH);
+    this.#queueHead += rows.length;
+    if (this.#queueHead === this.#queue.length || this.#queueHead >= MAX_QUEUED) {
+      this.#queue = this.#queue.slice(this.#queueHead); // drop what was taken
+      this.#queueHead = 0;
+    }
+    return rows;
   }
 
   /** Work claimed and not finished. */
@@ -82,43 +145,68 @@ export class Dispatcher {
         { id: row.id, host: row.host },
       );
     }
+    try {
+      await this.#dispatch(options);
+    } finally {
+      // What finished last is still in the open batch: commit it (and send its
+      // events) before the caller closes the connection and the store.
+      store.commitBatch();
+    }
+  }
+
+  async #dispatch(options: { stop: AbortSignal; abort: AbortSignal }): Promise<void> {
     await using group = new TaskGroup({ signal: options.abort, name: "dispatcher" });
     const windowSize = this.#o.windowSize ?? 1024;
     while (!options.stop.aborted) {
       this.#woken = false;
-      const rows = store.pendingAfter(this.#lastSeq, 256);
+      const rows = this.#nextRows();
       let i = 0;
       while (i < rows.length && !options.stop.aborted) {
         if (this.#claimed.size >= windowSize) {
           await this.#waitFor(options.stop, "window");
           continue;
         }
-        // Claim synchronously while the window has room: skips decided here are
-        // written in one transaction, not one commit each.
-        const published: (() => void)[] = [];
-        this.#afterCommit = published;
-        try {
-          store.transaction(() => {
-            for (; i < rows.length && this.#claimed.size < windowSize; i++) {
-              const row = rows[i]!;
-              this.#lastSeq = row.seq;
-              const claim = this.#claim(row);
-              if (claim) {
-                group.spawn((signal) => this.#process(row, claim, { signal, stop: options.stop }), {
-                  independent: true,
-                  name: row.id,
-                });
-              }
-            }
-          });
-        } finally {
-          this.#afterCommit = undefined;
+        // Claim synchronously while the window has room. Skips decided here go
+        // into the store's open group-commit batch, their events out after it.
+        for (; i < rows.length && this.#claimed.size < windowSize; i++) {
+          const row = rows[i]!;
+          this.#lastSeq = row.seq;
+          const claim = this.#claim(row);
+          if (claim) {
+            group.spawn((signal) => this.#process(row, claim, { signal, stop: options.stop }), {
+              independent: true,
+              name: row.id,
+            });
+          }
         }
-        // Events go out once what they report is committed.
-        for (const publish of published) publish();
       }
       if (rows.length === 0 && !this.#woken) await this.#waitFor(options.stop, "wake");
     }
+  }
+
+  /**
+   * Commits the store's open batch on the next turn of the event loop, so the
+   * deferred writes of this turn (starts, skips, history, ends) share one
+   * commit. Resolves once it committed; rejects if it failed (also reported to
+   * `onTaskError`).
+   */
+  #commitSoon(): Promise<void> {
+    if (this.#commit) return this.#commit.promise;
+    const commit = Promise.withResolvers<void>();
+    commit.promise.catch(() => {}); // most callers do not wait for it
+    this.#commit = commit;
+    setImmediate(() => {
+      this.#commit = undefined;
+      try {
+        this.#o.store.commitBatch();
+        commit.resolve();
+      } catch (err) {
+        log("dispatcher").error("Cannot commit: {error}", { error: errorMessage(err) });
+        this.#o.onTaskError?.(err);
+        commit.reject(err);
+      }
+    });
+    return commit.promise;
   }
 
   #waitFor(stop: AbortSignal, what: "wake" | "window"): Promise<void> {
@@ -164,7 +252,7 @@ export class Dispatcher {
     const target = this.#o.resolveHost(row.host);
     const d = this.#gate(row, target);
     if (d.kind === "skip") {
-      this.#finish(row, "skipped", d.reason);
+      this.#finish(row, "skipped", d.reason, { skipCode: d.code });
       return undefined;
     }
     this.#claimed.set(row.id, {
@@ -198,7 +286,9 @@ export class Dispatcher {
         if (stop.aborted) return; // left pending: shutdown began while it waited
         const current = this.#o.resolveHost(row.host);
         const d = this.#gate(row, current);
-        if (d.kind === "skip") return this.#finish(row, "skipped", d.reason);
+        if (d.kind === "skip") {
+          return this.#finish(row, "skipped", d.reason, { skipCode: d.code });
+        }
         await this.#execute(row, current!, signal);
       } catch (err) {
         if (signal.aborted || (stop.aborted && err === stop.reason)) {
@@ -220,10 +310,18 @@ export class Dispatcher {
   async #execute(row: InboxRow, target: HostTarget, signal: AbortSignal): Promise<void> {
     const { store, clock, events } = this.#o;
     const startedAt = clock.now();
-    if (!store.markStarted(row.id, startedAt)) return;
+    const failedCommits = store.failedCommits;
+    if (!store.markStarted(row.id, startedAt, DEFER)) return;
     this.#ledger.record(row.host, startedAt);
     const flight = this.#claimed.get(row.id);
     if (flight) Object.assign(flight, { phase: "executing", since: startedAt });
+    // The start mark is durable before the executor runs (never twice after a
+    // crash); the starts of one turn share a commit. Whoever commits it, a
+    // failed commit means it was rolled back.
+    await this.#commitSoon();
+    if (store.failedCommits !== failedCommits) {
+      throw new Error(`the start of ${row.id} was not committed: a commit failed`);
+    }
     const req: RestartRequest = row.request;
     events.event({
       id: row.id,
@@ -247,7 +345,8 @@ export class Dispatcher {
           requestedBy: req.requestedBy ?? null,
           reason: req.reason ?? null,
           startedAt,
-        });
+        }, DEFER);
+        this.#commitSoon();
       } catch (err) {
         log("dispatcher").error("Cannot save history of {id}: {error}", {
           error: errorMessage(err),
@@ -273,7 +372,7 @@ export class Dispatcher {
       : "failed";
     const detail = describeOutcome(outcome);
     try {
-      store.historyFinish(row.id, phase, detail, finishedAt, durationMs);
+      store.historyFinish(row.id, phase, detail, finishedAt, durationMs, DEFER);
     } catch (err) {
       log("dispatcher").error("Cannot save history of {id}: {error}", { error: errorMessage(err) });
       this.#o.onHistoryError?.(err);
@@ -308,13 +407,14 @@ export class Dispatcher {
     row: InboxRow,
     outcome: Outcome,
     detail: string,
-    extra: { executor?: string; outcome?: ExecuteOutcome; durationMs?: number } = {},
+    extra: PhaseExtra = {},
   ): void {
     const now = this.#o.clock.now();
-    this.#o.store.finish(row.id, outcome, detail, now);
+    const { store, events } = this.#o;
+    store.finish(row.id, outcome, detail, now, DEFER);
     const ev = { id: row.id, host: row.host, phase: outcome, detail, ts: now };
-    if (this.#afterCommit) this.#afterCommit.push(() => this.#o.events.event(ev));
-    else this.#o.events.event(ev);
+    store.afterCommit(() => events.event(ev));
+    this.#commitSoon();
     this.#o.onPhase?.(outcome, { host: row.host, detail, ...extra });
     const level = outcome === "failed" || outcome === "interrupted" ? "warn" : "info";
     log("dispatcher")[level]("Request {id} for {host} {outcome}: {detail}", {

@@ -32,8 +32,25 @@ export interface GateState {
   outsideWindow?: string;
 }
 
+/**
+ * Why the gate skips a request, as a small fixed set (the `reason` label of
+ * `mandrill_skips_total`); the skip's `reason` text says it in full.
+ */
+export const SKIP_CODES = [
+  "unknown_host",
+  "paused",
+  "window",
+  "dry_run",
+  "busy",
+  "min_interval",
+  "min_uptime",
+  "max_per_hour",
+] as const;
+/** One of {@linkcode SKIP_CODES}. */
+export type SkipCode = typeof SKIP_CODES[number];
+
 /** The gate's decision. */
-export type GateDecision = { kind: "allow" } | { kind: "skip"; reason: string };
+export type GateDecision = { kind: "allow" } | { kind: "skip"; code: SkipCode; reason: string };
 
 const allow: GateDecision = { kind: "allow" };
 
@@ -46,18 +63,21 @@ export function decide(
   settings: PolicySettings,
   state: GateState,
 ): GateDecision {
-  const skip = (reason: string): GateDecision => ({ kind: "skip", reason });
-  if (!state.known) return skip(`unknown host: ${request.host} is not in the fleet`);
-  if (state.paused) {
-    return skip(state.paused.reason ? `paused: ${state.paused.reason}` : "paused");
+  const skip = (code: SkipCode, reason: string): GateDecision => ({ kind: "skip", code, reason });
+  if (!state.known) {
+    return skip("unknown_host", `unknown host: ${request.host} is not in the fleet`);
   }
-  if (state.outsideWindow) return skip(state.outsideWindow);
-  if (settings.dryRun || request.dryRun) return skip("dry run");
-  if (state.busy) return skip("host already being restarted");
+  if (state.paused) {
+    return skip("paused", state.paused.reason ? `paused: ${state.paused.reason}` : "paused");
+  }
+  if (state.outsideWindow) return skip("window", state.outsideWindow);
+  if (settings.dryRun || request.dryRun) return skip("dry_run", "dry run");
+  if (state.busy) return skip("busy", "host already being restarted");
   if (state.lastRestartAt !== undefined && settings.minIntervalSec > 0) {
     const agoSec = (state.now - state.lastRestartAt) / 1000;
     if (agoSec < settings.minIntervalSec) {
       return skip(
+        "min_interval",
         `restarted ${
           Math.floor(agoSec)
         }s ago, less than minIntervalSec (${settings.minIntervalSec}s)`,
@@ -66,16 +86,23 @@ export function decide(
   }
   if (settings.minUptimeSec > 0) {
     if (state.uptimeSec === undefined) {
-      return skip(`uptime unknown (no heartbeat), minUptimeSec is ${settings.minUptimeSec}s`);
+      return skip(
+        "min_uptime",
+        `uptime unknown (no heartbeat), minUptimeSec is ${settings.minUptimeSec}s`,
+      );
     }
     if (state.uptimeSec < settings.minUptimeSec) {
       return skip(
+        "min_uptime",
         `uptime ${Math.floor(state.uptimeSec)}s below minUptimeSec (${settings.minUptimeSec}s)`,
       );
     }
   }
   if (state.restartsLastHour >= settings.maxPerHour) {
-    return skip(`maxPerHour reached (${settings.maxPerHour} restarts in the last hour)`);
+    return skip(
+      "max_per_hour",
+      `maxPerHour reached (${settings.maxPerHour} restarts in the last hour)`,
+    );
   }
   return allow;
 }

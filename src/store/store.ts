@@ -107,6 +107,8 @@ export class Store implements Disposable {
   #closed = false;
   #batchOpen = false;
   #batchFailed = false;
+  #onCommit: (() => void)[] = [];
+  #failedCommits = 0;
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
@@ -170,11 +172,30 @@ export class Store implements Disposable {
     return !this.#closed;
   }
 
-  /** Adds a validated request as pending. Returns false when its id is already known. */
-  insertRequest(req: RestartRequest, now: number, options: WriteOptions = {}): boolean {
+  /**
+   * Adds a validated request as pending. Returns the new row, or undefined
+   * when its id is already known.
+   */
+  insertRequest(
+    req: RestartRequest,
+    now: number,
+    options: WriteOptions = {},
+  ): InboxRow | undefined {
     this.#prepareWrite(options);
     const r = this.#s.insert!.run(req.id, req.host, JSON.stringify(req), now);
-    return r.changes === 1;
+    if (r.changes !== 1) return undefined;
+    return {
+      seq: Number(r.lastInsertRowid),
+      id: req.id,
+      host: req.host,
+      request: req,
+      state: "pending",
+      outcome: null,
+      detail: null,
+      receivedAt: now,
+      startedAt: null,
+      finishedAt: null,
+    };
   }
 
   /** Up to `limit` pending rows with `seq` greater than `afterSeq`, oldest first. */
@@ -182,15 +203,24 @@ export class Store implements Disposable {
     return (this.#s.pendingAfter!.all(afterSeq, limit) as Row[]).map(_inbox);
   }
 
-  /** Marks a pending row started (before its executor runs). False if it was not pending. */
-  markStarted(id: string, now: number): boolean {
-    this.commitBatch();
+  /**
+   * Marks a pending row started (before its executor runs). False if it was
+   * not pending. With `deferCommit`, commit before executing anything.
+   */
+  markStarted(id: string, now: number, options: WriteOptions = {}): boolean {
+    this.#prepareWrite(options);
     return this.#s.markStarted!.run(now, id).changes === 1;
   }
 
   /** Ends a row with its outcome. False if it had already ended. */
-  finish(id: string, outcome: Outcome, detail: string | null, now: number): boolean {
-    this.commitBatch();
+  finish(
+    id: string,
+    outcome: Outcome,
+    detail: string | null,
+    now: number,
+    options: WriteOptions = {},
+  ): boolean {
+    this.#prepareWrite(options);
     return this.#s.finish!.run(outcome, detail, now, id).changes === 1;
   }
 
@@ -255,8 +285,9 @@ export class Store implements Disposable {
       HistoryRow,
       "finishedAt" | "outcome" | "detail" | "durationMs" | "recoveredAt" | "recoveryMs"
     >,
+    options: WriteOptions = {},
   ): void {
-    this.commitBatch();
+    this.#prepareWrite(options);
     this.#s.histStart!.run(
       row.id,
       row.host,
@@ -274,8 +305,9 @@ export class Store implements Disposable {
     detail: string | null,
     finishedAt: number,
     durationMs: number,
+    options: WriteOptions = {},
   ): void {
-    this.commitBatch();
+    this.#prepareWrite(options);
     this.#s.histFinish!.run(finishedAt, outcome, detail, durationMs, id);
   }
 
@@ -333,15 +365,29 @@ export class Store implements Disposable {
   commitBatch(): void {
     if (!this.#batchOpen) return;
     this.#batchOpen = false;
+    const committed = this.#onCommit;
+    this.#onCommit = [];
     try {
       this.#db.exec("COMMIT");
     } catch (err) {
       this.#batchFailed = true;
+      this.#failedCommits++;
       try {
         if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       } catch { /* the connection is beyond saving; the error below says why */ }
       throw err;
     }
+    for (const fn of committed) fn();
+  }
+
+  /**
+   * Runs `fn` once the open group-commit batch has committed, or now if none
+   * is open: e.g. publishes the event of a deferred write only once that write
+   * is durable. Never runs if the batch fails. `fn` must not throw.
+   */
+  afterCommit(fn: () => void): void {
+    if (this.#batchOpen) this.#onCommit.push(fn);
+    else fn();
   }
 
   /**
@@ -359,6 +405,15 @@ export class Store implements Disposable {
         throw new Error("a group commit failed: its messages are not acknowledged");
       }
     }
+  }
+
+  /**
+   * How many group commits have failed since the store was opened. A write
+   * made with `deferCommit` is durable after the next commit only if this did
+   * not change meanwhile.
+   */
+  get failedCommits(): number {
+    return this.#failedCommits;
   }
 
   /** True while deferred writes wait for {@linkcode commitBatch}. */

@@ -1,8 +1,11 @@
 /**
  * Helpers shared by the executor tests: temp dirs, scripts, waiting on
- * observable conditions with a deadline, and process liveness.
+ * observable conditions with a deadline, process liveness, and both ways of
+ * starting children.
  * @module
  */
+import { Spawner } from "../../src/executors/_spawner.ts";
+import { waitFor } from "../_helpers/wait.ts";
 
 /** A temporary directory removed on dispose. */
 export interface TempDir extends AsyncDisposable {
@@ -37,8 +40,20 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
-import { waitFor } from "../_helpers/wait.ts";
 export { waitFor };
+
+/** A way of starting children: from the test's thread, or on a Spawner's worker. */
+export interface SpawnMode {
+  readonly name: string;
+  /** A new Spawner (close it, e.g. with `using`), or undefined for direct spawning. */
+  open(): Spawner | undefined;
+}
+
+/** Both ways of starting children, for tests that must hold in each. */
+export const SPAWN_MODES: readonly SpawnMode[] = [
+  { name: "direct", open: () => undefined },
+  { name: "spawner", open: () => new Spawner() },
+];
 
 /** True while `pid` is a live process (a zombie counts as dead). */
 export async function isAlive(pid: number): Promise<boolean> {

@@ -6,7 +6,7 @@ import {
   SshExecutor,
   type SshExecutorOptions,
 } from "../../src/executors/ssh.ts";
-import { exists, tempDir, writeScript } from "./_helpers.ts";
+import { exists, SPAWN_MODES, tempDir, writeScript } from "./_helpers.ts";
 
 Deno.test("classifySshExit maps ssh exits to outcomes", async (t) => {
   const cases: [string, number, string, boolean, string][] = [
@@ -112,64 +112,78 @@ Deno.test("SshExecutor never spawns ssh for an invalid host or address", async (
   });
 });
 
-Deno.test("SshExecutor hands ssh the built argv and classifies its exit", async (t) => {
-  await using dir = await tempDir();
-  const { options, argsFile } = await fakeSsh(dir.path);
-  const req = { id: "r-1", host: "web-1", address: "10.0.0.5" };
+for (const mode of SPAWN_MODES) {
+  Deno.test(`SshExecutor hands ssh the built argv and classifies its exit [${mode.name}]`, async (t) => {
+    await using dir = await tempDir();
+    using spawner = mode.open();
+    const fake = await fakeSsh(dir.path);
+    const { argsFile } = fake;
+    const options = { ...fake.options, spawner };
+    const req = { id: "r-1", host: "web-1", address: "10.0.0.5" };
 
-  await t.step("exit 0 is ok with stdout", async () => {
-    await Deno.writeTextFile(`${dir.path}/stdout`, "bye\n");
-    const outcome = await new SshExecutor(options).execute(req);
-    assert.deepEqual(outcome, { kind: "ok", detail: "bye" });
-    const args = (await Deno.readTextFile(argsFile)).split("\n");
-    assert.deepEqual(args.slice(-4), ["--", "10.0.0.5", "'systemctl' 'reboot'", ""]);
-    await Deno.remove(`${dir.path}/stdout`);
-  });
+    await t.step("exit 0 is ok with stdout", async () => {
+      await Deno.writeTextFile(`${dir.path}/stdout`, "bye\n");
+      const outcome = await new SshExecutor(options).execute(req);
+      assert.deepEqual(outcome, { kind: "ok", detail: "bye" });
+      const args = (await Deno.readTextFile(argsFile)).split("\n");
+      assert.deepEqual(args.slice(-4), ["--", "10.0.0.5", "'systemctl' 'reboot'", ""]);
+      await Deno.remove(`${dir.path}/stdout`);
+    });
 
-  await t.step("255 after the drop is ok only with expectDisconnect", async () => {
-    await Deno.writeTextFile(`${dir.path}/code`, "255");
-    await Deno.writeTextFile(`${dir.path}/stderr`, "Connection to 10.0.0.5 closed by remote host.");
-    const expected = await new SshExecutor({ ...options, expectDisconnect: true }).execute(req);
-    assert.deepEqual(expected, { kind: "ok", detail: DISCONNECT_DETAIL });
-    const unexpected = await new SshExecutor(options).execute(req);
-    assert.equal(unexpected.kind, "exit");
-  });
+    await t.step("255 after the drop is ok only with expectDisconnect", async () => {
+      await Deno.writeTextFile(`${dir.path}/code`, "255");
+      await Deno.writeTextFile(
+        `${dir.path}/stderr`,
+        "Connection to 10.0.0.5 closed by remote host.",
+      );
+      const expected = await new SshExecutor({ ...options, expectDisconnect: true }).execute(req);
+      assert.deepEqual(expected, { kind: "ok", detail: DISCONNECT_DETAIL });
+      const unexpected = await new SshExecutor(options).execute(req);
+      assert.equal(unexpected.kind, "exit");
+    });
 
-  await t.step("a hung ssh is killed at timeoutSec", async () => {
-    await Deno.writeTextFile(`${dir.path}/hang`, "");
-    const outcome = await new SshExecutor({ ...options, timeoutSec: 0.3 }).execute(req);
-    assert.equal(outcome.kind, "timeout");
-    assert.match(outcome.kind === "timeout" ? outcome.detail : "", /root@10.0.0.5.*within 0.3 s/);
-  });
+    await t.step("a hung ssh is killed at timeoutSec", async () => {
+      await Deno.writeTextFile(`${dir.path}/hang`, "");
+      const outcome = await new SshExecutor({ ...options, timeoutSec: 0.3 }).execute(req);
+      assert.equal(outcome.kind, "timeout");
+      assert.match(outcome.kind === "timeout" ? outcome.detail : "", /root@10.0.0.5.*within 0.3 s/);
+    });
 
-  await t.step("an abort kills ssh", async () => {
-    const controller = new AbortController();
-    const running = new SshExecutor(options).execute(req, controller.signal);
-    controller.abort(new Error("stop"));
-    assert.deepEqual(await running, {
-      kind: "aborted",
-      detail: "ssh to root@10.0.0.5 aborted: stop",
+    await t.step("an abort kills ssh", async () => {
+      const controller = new AbortController();
+      const running = new SshExecutor(options).execute(req, controller.signal);
+      controller.abort(new Error("stop"));
+      assert.deepEqual(await running, {
+        kind: "aborted",
+        detail: "ssh to root@10.0.0.5 aborted: stop",
+      });
+    });
+
+    await t.step("a missing ssh binary is exit 127", async () => {
+      const outcome = await new SshExecutor({ ...options, sshBinary: `${dir.path}/nope` }).execute(
+        req,
+      );
+      assert.equal(outcome.kind === "exit" && outcome.code, 127);
     });
   });
-
-  await t.step("a missing ssh binary is exit 127", async () => {
-    const outcome = await new SshExecutor({ ...options, sshBinary: `${dir.path}/nope` }).execute(
-      req,
-    );
-    assert.equal(outcome.kind === "exit" && outcome.code, 127);
-  });
-});
+}
 
 Deno.test("probeBootId runs the fixed command and checks the answer", async (t) => {
   await using dir = await tempDir();
   const { options, argsFile } = await fakeSsh(dir.path);
   const req = { id: "r-1", host: "web-1" };
-  await t.step("a boot id", async () => {
-    const bootId = "0b7f2e5c-1d2a-4c3b-9e8f-123456789abc";
+  const bootId = "0b7f2e5c-1d2a-4c3b-9e8f-123456789abc";
+  await t.step("a boot id and the uptime", async () => {
+    await Deno.writeTextFile(`${dir.path}/stdout`, `${bootId}\n12.34 20.00\n`);
+    assert.deepEqual(await probeBootId(req, options), { kind: "ok", bootId, uptimeSec: 12.34 });
+    const args = (await Deno.readTextFile(argsFile)).trim().split("\n");
+    assert.equal(args.at(-1), "'cat' '/proc/sys/kernel/random/boot_id' '/proc/uptime'");
+  });
+  await t.step("a boot id without a readable uptime", async () => {
     await Deno.writeTextFile(`${dir.path}/stdout`, `${bootId}\n`);
     assert.deepEqual(await probeBootId(req, options), { kind: "ok", bootId });
-    const args = (await Deno.readTextFile(argsFile)).trim().split("\n");
-    assert.equal(args.at(-1), "'cat' '/proc/sys/kernel/random/boot_id'");
+    await Deno.writeTextFile(`${dir.path}/stdout`, `${bootId}\nsoon\n`);
+    assert.deepEqual(await probeBootId(req, options), { kind: "ok", bootId });
   });
   await t.step("garbage is a failure", async () => {
     await Deno.writeTextFile(`${dir.path}/stdout`, "not a boot id\n");

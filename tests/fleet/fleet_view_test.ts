@@ -97,9 +97,10 @@ Deno.test("FleetView.onBootChange() fires on a new boot id only, from heartbeats
   fleet.onHeartbeat(hb("web-1", "b2"), T0 + 50);
   fleet.onHeartbeat(hb("web-1", "b3"), T0 + 60);
   assert.deepEqual(changes, [
-    { host: "web-1", bootId: "b1", previousBootId: undefined, at: T0 },
-    { host: "web-1", bootId: "b2", previousBootId: "b1", at: T0 + 40 },
-    { host: "web-1", bootId: "b3", previousBootId: "b2", at: T0 + 60 },
+    { host: "web-1", bootId: "b1", previousBootId: undefined, at: T0, uptimeSec: 100 },
+    // An online status carries no uptime.
+    { host: "web-1", bootId: "b2", previousBootId: "b1", at: T0 + 40, uptimeSec: undefined },
+    { host: "web-1", bootId: "b3", previousBootId: "b2", at: T0 + 60, uptimeSec: 100 },
   ]);
   sub[Symbol.dispose]();
   fleet.onHeartbeat(hb("web-1", "b4"), T0 + 70);

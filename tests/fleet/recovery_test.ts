@@ -102,22 +102,47 @@ Deno.test("RecoveryTracker probes with capped exponential backoff until the boot
   });
 });
 
-Deno.test("RecoveryTracker: with the boot id before unknown, the first good probe after probeIntervalSec counts", async () => {
+Deno.test("RecoveryTracker: with the boot id before unknown, a probe counts once its uptime shows a boot since the restart", async () => {
   await withFakeTime(async (clock) => {
-    // jitter 0.5 with random() = 1 waits half the cap: the first probe comes at 2.5 s.
-    await using r = tracker({ probeIntervalSec: 5, probeJitter: 0.5, random: () => 1 });
+    await using r = tracker({ probeIntervalSec: 5, probeJitter: 0, recoveryTimeoutSec: 600 });
     const t0 = Date.now();
-    const p = scriptedProbe(t0, [{ kind: "ok", bootId: "maybe-old" }, {
-      kind: "ok",
-      bootId: "any",
-    }]);
+    const p = scriptedProbe(t0, [
+      { kind: "ok", bootId: "old", uptimeSec: 86_400 }, // still up since yesterday
+      { kind: "failed", detail: "ssh: connection refused" },
+      { kind: "ok", bootId: "new", uptimeSec: 20 }, // at 35 s: booted 15 s after the start
+    ]);
     r.t.track({ id: "r-1", host: "db-1", startedAt: t0, probe: p.fn });
-    await clock.tickAsync(2_500);
-    assert.deepEqual(p.calls, [2_500]);
-    assert.deepEqual(r.recovered, [], "too early to trust: may still be the old boot");
     await clock.tickAsync(5_000);
-    assert.deepEqual(p.calls, [2_500, 7_500]);
-    assert.deepEqual(r.recovered, [{ id: "r-1", host: "db-1", recoveryMs: 7_500, bootId: "any" }]);
+    assert.deepEqual(r.recovered, [], "a host up for a day did not restart");
+    await clock.tickAsync(30_000);
+    assert.deepEqual(p.calls, [5_000, 15_000, 35_000]);
+    assert.deepEqual(r.recovered, [{ id: "r-1", host: "db-1", recoveryMs: 35_000, bootId: "new" }]);
+  });
+});
+
+Deno.test("RecoveryTracker: with the boot id before unknown, a host whose uptime never drops times out, saying why", async () => {
+  await withFakeTime(async (clock) => {
+    await using r = tracker({ probeIntervalSec: 5, probeJitter: 0, recoveryTimeoutSec: 60 });
+    const t0 = Date.now();
+    let calls = 0;
+    const probe: BootProbe = () => {
+      calls++;
+      // Never went down: its uptime keeps growing from an hour before the restart.
+      return Promise.resolve({
+        kind: "ok",
+        bootId: "same",
+        uptimeSec: 3_600 + (Date.now() - t0) / 1000,
+      });
+    };
+    r.t.track({ id: "r-1", host: "db-1", startedAt: t0, probe });
+    await clock.tickAsync(60_000);
+    assert.ok(calls >= 3, `probed ${calls} times`);
+    assert.deepEqual(r.recovered, []);
+    assert.equal(r.timedOut.length, 1);
+    assert.match(
+      r.timedOut[0]!.detail,
+      /did not come back within 60 s \(its boot id before the restart is unknown/,
+    );
   });
 });
 
@@ -133,15 +158,30 @@ Deno.test("RecoveryTracker: bootIdBefore defaults to the fleet view's boot id", 
   });
 });
 
-Deno.test("RecoveryTracker: an agent host with no boot id known recovers on a boot id heard after probeIntervalSec", async () => {
+Deno.test("RecoveryTracker: an agent host with no boot id known recovers on a heartbeat whose uptime shows a boot since the restart", async () => {
   await withFakeTime(async (clock) => {
     const fleet = new FleetView();
     await using r = tracker({ fleet, probeIntervalSec: 10 });
     r.t.track({ id: "r-1", host: "web-1", startedAt: Date.now() });
-    fleet.onHeartbeat(hb("web-1", "b-old"), Date.now() + 1);
-    assert.equal(r.recovered.length, 0, "too early: may be the old boot's last heartbeat");
+    await clock.tickAsync(30_000);
+    // The old boot's last heartbeat, late: up for an hour.
+    fleet.onHeartbeat({ ...hb("web-1", "b-old"), uptimeSec: 3_600 }, Date.now());
+    assert.equal(r.recovered.length, 0, "an hour of uptime is the old boot");
     await clock.tickAsync(10_000);
-    fleet.onHeartbeat(hb("web-1", "b-new"), Date.now());
+    fleet.onHeartbeat({ ...hb("web-1", "b-new"), uptimeSec: 12 }, Date.now());
+    assert.deepEqual(r.recovered.map((e) => [e.bootId, e.recoveryMs]), [["b-new", 40_000]]);
+  });
+});
+
+Deno.test("RecoveryTracker: an agent's online status (no uptime) with a boot id counts only after probeIntervalSec", async () => {
+  await withFakeTime(async (clock) => {
+    const fleet = new FleetView();
+    await using r = tracker({ fleet, probeIntervalSec: 10 });
+    r.t.track({ id: "r-1", host: "web-1", startedAt: Date.now() });
+    fleet.onStatus("web-1", { state: "online", bootId: "b-old", ts: 0 }, Date.now() + 1);
+    assert.equal(r.recovered.length, 0, "too early: may be the old boot's status");
+    await clock.tickAsync(10_000);
+    fleet.onStatus("web-1", { state: "online", bootId: "b-new", ts: 0 }, Date.now());
     assert.deepEqual(r.recovered.map((e) => [e.bootId, e.recoveryMs]), [["b-new", 10_000]]);
   });
 });

@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
 import parse from "parse-prometheus-text-format";
 import { decide, type GateState, type PolicySettings } from "../../src/pipeline/policy.ts";
-import {
-  Metrics,
-  REQUEST_RESULTS,
-  SKIP_REASON_LABELS,
-  skipReasonLabel,
-} from "../../src/http/metrics.ts";
+import { Metrics, REQUEST_RESULTS, SKIP_REASON_LABELS } from "../../src/http/metrics.ts";
 
 interface Sample {
   value?: string;
@@ -85,8 +80,12 @@ Deno.test("Metrics counts a sequence of intake results and phases", async () => 
     outcome: { kind: "exit", code: 1, detail: "exit 1" },
     durationMs: 200,
   });
-  m.onPhase("skipped", { host: "web-3", detail: "dry run" });
-  m.onPhase("skipped", { host: "web-4", detail: "unknown host: web-4 is not in the fleet" });
+  m.onPhase("skipped", { host: "web-3", detail: "dry run", skipCode: "dry_run" });
+  m.onPhase("skipped", {
+    host: "web-4",
+    detail: "unknown host: web-4 is not in the fleet",
+    skipCode: "unknown_host",
+  });
   // A row left `started` by a previous run: no outcome, no executor.
   m.onPhase("interrupted", { host: "web-5" });
   m.onPhase("recovered", { host: "web-1" });
@@ -185,29 +184,7 @@ Deno.test("Metrics instances do not share a registry", async () => {
   assert.match(a.contentType, /^text\/plain; version=0\.0\.4/);
 });
 
-Deno.test("skipReasonLabel() maps every gate reason to a fixed label", () => {
-  const table: [string | undefined, string][] = [
-    ["unknown host: web-9 is not in the fleet", "unknown_host"],
-    ["dry run", "dry_run"],
-    ["host already being restarted", "busy"],
-    ["restarted 12s ago, less than minIntervalSec (3600s)", "min_interval"],
-    ["uptime 30s below minUptimeSec (600s)", "min_uptime"],
-    ["uptime unknown (no heartbeat), minUptimeSec is 600s", "min_uptime"],
-    ["maxPerHour reached (30 restarts in the last hour)", "max_per_hour"],
-    ["outside the allowed time window: Mon-Fri 09:00-17:00", "window"],
-    ["paused: incident 42", "paused"],
-    ["paused", "paused"],
-    ["something new", "other"],
-    ["", "other"],
-    [undefined, "other"],
-  ];
-  for (const [detail, label] of table) {
-    assert.equal(skipReasonLabel(detail), label, `for ${JSON.stringify(detail)}`);
-    assert.ok((SKIP_REASON_LABELS as readonly string[]).includes(label));
-  }
-});
-
-Deno.test("skipReasonLabel() recognises what the real policy gate says", () => {
+Deno.test("each policy gate skip carries its code, and every code is a skips_total label", () => {
   const settings: PolicySettings = {
     dryRun: false,
     minIntervalSec: 3600,
@@ -231,6 +208,7 @@ Deno.test("skipReasonLabel() recognises what the real policy gate says", () => {
   for (const [s, st, label] of cases) {
     const d = decide({ host: "web-1" }, { ...settings, ...s }, { ...ok, ...st });
     assert.equal(d.kind, "skip");
-    if (d.kind === "skip") assert.equal(skipReasonLabel(d.reason), label, d.reason);
+    if (d.kind === "skip") assert.equal(d.code, label, d.reason);
+    assert.ok((SKIP_REASON_LABELS as readonly string[]).includes(label));
   }
 });

@@ -230,3 +230,25 @@ Deno.test("pipeline: after a broker restart that lost the session, mandrill resu
     });
   }
 });
+
+Deno.test("pipeline: a controller that fails while starting closes its broker connection and store", async () => {
+  await using broker = await Mosquitto.start();
+  const dir = await Deno.makeTempDir();
+  const config = parseConfig(testConfig(dir, broker.url, {
+    mqtt: { clientId: "mandrill-it-broken" },
+    executors: { local: { type: "command", argv: ["/bin/true"] } },
+    hosts: hostsConfig(1),
+  }));
+  // The clock is first read while the controller is being built.
+  const clock = {
+    now: (): number => {
+      throw new Error("clock broken");
+    },
+  };
+  await assert.rejects(Controller.start(config, { clock }), /clock broken/);
+  // The resource sanitizer fails this test if the connection leaked; the
+  // store must be closed too, or opening it again would fail on its lock.
+  await using controller = await Controller.start(config);
+  await controller.conn.waitConnected();
+  await Deno.remove(dir, { recursive: true });
+});

@@ -131,10 +131,17 @@ Deno.test("SshExecutor against a real sshd", async (t) => {
   await t.step("probeBootId returns the real boot id", async () => {
     const local = (await Deno.readTextFile("/proc/sys/kernel/random/boot_id")).trim();
     // The configured command is ignored by the probe.
+    const uptimeBefore = Number((await Deno.readTextFile("/proc/uptime")).split(" ")[0]);
     const result = await probeBootId(req, { ...base, command: ["false"] });
-    assert.deepEqual(result, { kind: "ok", bootId: local });
+    const uptimeAfter = Number((await Deno.readTextFile("/proc/uptime")).split(" ")[0]);
+    assert.equal(result.kind === "ok" && result.bootId, local);
+    const uptime = result.kind === "ok" ? result.uptimeSec : undefined;
+    assert.ok(
+      uptime !== undefined && uptime >= uptimeBefore && uptime <= uptimeAfter,
+      `uptime ${uptime} read over ssh, between ${uptimeBefore} and ${uptimeAfter}`,
+    );
     const viaExecutor = await new SshExecutor(base).probeBootId(req);
-    assert.deepEqual(viaExecutor, { kind: "ok", bootId: local });
+    assert.equal(viaExecutor.kind === "ok" && viaExecutor.bootId, local);
   });
 });
 

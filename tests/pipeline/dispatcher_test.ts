@@ -39,9 +39,10 @@ function harness(
   const stop = new AbortController();
   const abort = new AbortController();
   const running = dispatcher.run({ stop: stop.signal, abort: abort.signal });
+  /** Inserts and hands the row over, as intake does. */
   const submit = (id: string, host: string) => {
-    store.insertRequest({ id, host }, clock.now());
-    dispatcher.wake();
+    const row = store.insertRequest({ id, host }, clock.now());
+    if (row) dispatcher.enqueue(row);
   };
   return {
     store,
@@ -190,6 +191,59 @@ Deno.test("dispatcher reports an unexpected error of one request to onTaskError"
   assert.match(String(errors[0]), /disk I\/O error/);
   assert.equal(executor.calls.length, 0, "executed although it could not be marked started");
   stop.abort();
+  await running.catch(() => {});
+  store.close();
+});
+
+Deno.test("dispatcher takes rows handed over, read back after wake() and after an overflow, each once in order", async () => {
+  const executor = new FakeExecutor({ outcome: { kind: "ok" } });
+  await using h = harness({ executor, policy: { dryRun: true } });
+  const ids: string[] = [];
+  const add = (id: string) => {
+    ids.push(id);
+    return h.store.insertRequest({ id, host: `web-${ids.length % 50}` }, 0);
+  };
+  // Handed over one by one.
+  for (let i = 0; i < 10; i++) h.dispatcher.enqueue(add(`a-${i}`)!);
+  await waitFor(() => h.events.phase("skipped").length === 10);
+  // Written by someone else: only a wake() tells.
+  for (let i = 0; i < 10; i++) add(`b-${i}`);
+  h.dispatcher.wake();
+  await waitFor(() => h.events.phase("skipped").length === 20);
+  // More than the hand-over queue holds, in one synchronous burst: the rest is read back.
+  for (let i = 0; i < 9_000; i++) h.dispatcher.enqueue(add(`c-${i}`)!);
+  await waitFor(() => h.events.phase("skipped").length === 9_020, { timeoutMs: 20_000 });
+  assert.deepEqual(h.events.phase("skipped").map((e) => e.id), ids, "each row once, in order");
+  assert.deepEqual(h.store.counts(), { pending: 0, started: 0, done: 9_020 });
+  assert.equal(executor.calls.length, 0);
+});
+
+Deno.test("dispatcher never executes a row whose start mark could not be committed", async () => {
+  const store = Store.open(":memory:");
+  const errors: unknown[] = [];
+  const executor = new FakeExecutor({ outcome: { kind: "ok" } });
+  const dispatcher = new Dispatcher({
+    store,
+    events: new RecordingEventSink(),
+    clock: new FakeClock(),
+    executors: () => new Map([["fake", executor]]),
+    resolveHost: () => ({ executor: "fake" }),
+    policy: () => policy,
+    onTaskError: (err) => errors.push(err),
+  });
+  store.insertRequest({ id: "r-1", host: "web-1" }, 0);
+  const commit = store.commitBatch.bind(store);
+  store.commitBatch = () => {
+    if (store.batchOpen) throw new Error("disk full");
+    commit();
+  };
+  const stop = new AbortController();
+  const running = dispatcher.run({ stop: stop.signal, abort: new AbortController().signal });
+  await waitFor(() => errors.length > 0, { what: "the failed commit to be reported" });
+  assert.match(String(errors[0]), /disk full/);
+  assert.equal(executor.calls.length, 0, "executed although its start was not durable");
+  stop.abort();
+  store.commitBatch = commit;
   await running.catch(() => {});
   store.close();
 });

@@ -5,10 +5,12 @@ const req = (id: string, host = "web-1") => ({ id, host });
 
 Deno.test("store.insertRequest() keeps one row per id and reports duplicates", () => {
   using store = Store.open(":memory:");
-  assert.equal(store.insertRequest(req("a"), 1), true);
-  assert.equal(store.insertRequest(req("a", "web-2"), 2), false);
+  const row = store.insertRequest(req("a"), 1);
+  assert.deepEqual(row, store.get("a"), "the returned row is the stored one, seq included");
+  assert.equal(store.insertRequest(req("a", "web-2"), 2), undefined);
   assert.equal(store.get("a")?.host, "web-1");
   assert.deepEqual(store.counts(), { pending: 1, started: 0, done: 0 });
+  assert.equal(store.insertRequest(req("b"), 3)?.seq, row!.seq + 1);
 });
 
 Deno.test("store.pendingAfter() pages pending rows in arrival order", () => {
