@@ -241,6 +241,7 @@ export class Controller implements AsyncDisposable {
   readiness(): { ok: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (!this.conn.connected) reasons.push("MQTT broker disconnected");
+    else if (!this.conn.subscribed) reasons.push("MQTT subscriptions not granted yet");
     if (!this.store.isOpen) reasons.push("store closed");
     if (this.#shutdown) reasons.push("shutting down");
     return { ok: reasons.length === 0, reasons };

@@ -72,6 +72,10 @@ export class MqttConnection implements AsyncDisposable {
   #options: MqttConnectionOptions;
   #batcher: AckBatcher | undefined;
   #corked = false;
+  /** Counts connects, so a late SUBACK of an earlier connection is not taken for this one's. */
+  #connection = 0;
+  #subscribed = false;
+  readonly #subscribedWaiters = new Set<() => void>();
 
   private constructor(client: MqttClient, settings: MqttSettings, options: MqttConnectionOptions) {
     this.client = client;
@@ -112,10 +116,13 @@ export class MqttConnection implements AsyncDisposable {
         url: redactUrl(settings.url),
         sessionPresent,
       });
+      this.#connection++;
       if (!sessionPresent || !(options.persistent ?? true)) this.#subscribeAll();
+      else this.#markSubscribed(this.#connection, "kept by the broker's session");
       options.onConnect?.(sessionPresent);
     });
     client.on("close", () => {
+      this.#subscribed = false;
       this.#setConnected(false);
       if (!this.#ending) this.#scheduleReconnect();
     });
@@ -271,19 +278,68 @@ export class MqttConnection implements AsyncDisposable {
     this.#options.onConnectedChange?.(v);
   }
 
-  #subscribe(filter: string, qos: 0 | 1): void {
-    this.client.subscribe(filter, { qos }, (err) => {
-      if (err) {
+  /** Subscribes; `done` learns whether the broker granted it. */
+  #subscribe(filter: string, qos: 0 | 1, done?: (ok: boolean) => void): void {
+    this.client.subscribe(filter, { qos }, (err, granted) => {
+      const refused = granted?.some((g) => g.qos === 128) ?? false;
+      if (err || refused) {
         log("mqtt").error("Cannot subscribe to {filter}: {error}", {
           filter,
-          error: errorMessage(err),
+          error: err ? errorMessage(err) : "refused by the broker",
         });
       }
+      done?.(!err && !refused);
     });
   }
 
+  /** Subscribes every active route; once all are granted, the connection counts as subscribed. */
   #subscribeAll(): void {
-    for (const r of this.#routes) if (r.active) this.#subscribe(r.filter, r.qos);
+    const connection = this.#connection;
+    const active = this.#routes.filter((r) => r.active);
+    let left = active.length;
+    let failed = false;
+    if (left === 0) return this.#markSubscribed(connection);
+    for (const r of active) {
+      this.#subscribe(r.filter, r.qos, (ok) => {
+        failed ||= !ok;
+        if (--left === 0 && !failed) this.#markSubscribed(connection);
+      });
+    }
+  }
+
+  #markSubscribed(connection: number, how?: string): void {
+    if (connection !== this.#connection || !this.#connected) return;
+    this.#subscribed = true;
+    const filters = this.#routes.filter((r) => r.active).map((r) => r.filter).join(", ");
+    log("mqtt").info(`Subscribed to {filters}${how ? ` (${how})` : ""}`, { filters });
+    for (const resolve of this.#subscribedWaiters) resolve();
+    this.#subscribedWaiters.clear();
+  }
+
+  /**
+   * True once the broker granted this connection's subscriptions (or kept
+   * them in its session): from then on, messages published are delivered.
+   */
+  get subscribed(): boolean {
+    return this.#subscribed;
+  }
+
+  /** Resolves once {@linkcode subscribed}, or rejects with the signal's reason. */
+  async waitSubscribed(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    if (this.#subscribed) return;
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        this.#subscribedWaiters.delete(done);
+        reject(signal!.reason);
+      };
+      const done = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      this.#subscribedWaiters.add(done);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
   }
 
   #scheduleReconnect(): void {

@@ -59,8 +59,8 @@ async function fullRestart(argv: string[]): Promise<void> {
     for await (const chunk of stderr) log += chunk;
   })();
   try {
-    await waitFor(() => /Connected to/.test(log), {
-      what: "the artifact to connect",
+    await waitFor(() => /Subscribed to/.test(log), {
+      what: "the artifact to subscribe",
       timeoutMs: 30_000,
     });
     await using pub = await connectClient(broker.url);

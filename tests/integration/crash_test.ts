@@ -48,7 +48,7 @@ Deno.test("run: kill -9 in the middle of a 2,000-request burst loses nothing and
   const ids = Array.from({ length: 2000 }, (_, i) => `k-${i}`);
   {
     await using first = MandrillProcess.start(["run", "--config", config]);
-    await first.waitForLine(/Connected to/);
+    await first.waitForLine(/Subscribed to/);
     await using pub = await connectClient(broker.url);
     const publishing = Promise.all(
       ids.map((id, i) =>
@@ -95,7 +95,7 @@ Deno.test("run: a broker restart mid-stream loses no request", async () => {
   const config = await writeConfig(dir, broker.url, 100);
   const ids = Array.from({ length: 600 }, (_, i) => `b-${i}`);
   await using proc = MandrillProcess.start(["run", "--config", config]);
-  await proc.waitForLine(/Connected to/);
+  await proc.waitForLine(/Subscribed to/);
   {
     await using pub = await connectClient(broker.url, "publisher-b");
     const first = ids.slice(0, 300).map((id, i) =>

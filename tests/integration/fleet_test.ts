@@ -41,7 +41,7 @@ Deno.test("fleet: mandrill run restarts through the agent, sees the host come ba
   });
   await using events = await EventCollector.start(broker.url);
   await using controller = MandrillProcess.start(["run", "--config", file]);
-  await controller.waitForLine(/Connected to/);
+  await controller.waitForLine(/Subscribed to/);
   const agents = [web1.startAgent(), web2.startAgent()];
   try {
     await waitFor(async () => (await gauge(port, "mandrill_fleet_hosts_online")) === 2, {

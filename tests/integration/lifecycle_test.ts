@@ -30,7 +30,7 @@ Deno.test("run: SIGTERM with 20 restarts in flight and graceSec 1 exits 0 quickl
   const ids = Array.from({ length: 25 }, (_, i) => `t-${i}`);
   {
     await using proc = MandrillProcess.start(["run", "--config", file]);
-    await proc.waitForLine(/Connected to/);
+    await proc.waitForLine(/Subscribed to/);
     await using pub = await connectClient(broker.url);
     await publishAll(
       pub,
@@ -90,7 +90,7 @@ Deno.test("run: SIGHUP keeps the old config when the new one is broken, and appl
   );
   await using events = await EventCollector.start(broker.url);
   await using proc = MandrillProcess.start(["run", "--config", file]);
-  await proc.waitForLine(/Connected to/);
+  await proc.waitForLine(/Subscribed to/);
   await using pub = await connectClient(broker.url);
   const request = async (id: string) => {
     await publishAll(pub, "mandrill/restart", [JSON.stringify({ id, host: "web-1" })]);

@@ -39,7 +39,7 @@ Deno.test("run: /metrics parses as Prometheus text and counts requests; /readyz 
   });
   await using events = await EventCollector.start(broker.url);
   await using proc = MandrillProcess.start(["run", "--config", file]);
-  await proc.waitForLine(/Connected to/);
+  await proc.waitForLine(/Subscribed to/);
   const base = `http://127.0.0.1:${port}`;
   await using pub = await connectClient(broker.url);
   await publishAll(pub, "mandrill/restart", [

@@ -23,7 +23,7 @@ Deno.test("pipeline: 1,000 requests for 200 hosts each run exactly once with a s
   }));
   await using events = await EventCollector.start(broker.url);
   await using controller = await Controller.start(config);
-  await controller.conn.waitConnected();
+  await controller.conn.waitSubscribed();
   await using pub = await connectClient(broker.url);
   // Five requests per host, all published at once: each host's run one after another.
   const payloads = Array.from(
@@ -62,7 +62,7 @@ Deno.test("pipeline: garbage is dead-lettered with a reason, never executed, val
   }));
   await using events = await EventCollector.start(broker.url);
   await using controller = await Controller.start(config);
-  await controller.conn.waitConnected();
+  await controller.conn.waitSubscribed();
   await using pub = await connectClient(broker.url);
   const garbage: (string | Uint8Array)[] = [
     "not json at all",
@@ -129,7 +129,7 @@ Deno.test("pipeline: 500 requests for one host run once, the rest are skipped wi
   }));
   await using events = await EventCollector.start(broker.url);
   await using controller = await Controller.start(config);
-  await controller.conn.waitConnected();
+  await controller.conn.waitSubscribed();
   await using pub = await connectClient(broker.url);
   const payloads = Array.from(
     { length: 500 },
@@ -169,7 +169,7 @@ flock 9; n=$(cat "${dir}/cur"); echo $((n-1)) > "${dir}/cur"; flock -u 9
   }));
   await using events = await EventCollector.start(broker.url);
   await using controller = await Controller.start(config);
-  await controller.conn.waitConnected();
+  await controller.conn.waitSubscribed();
   await using pub = await connectClient(broker.url);
   const payloads = Array.from(
     { length: 50 },
@@ -202,7 +202,7 @@ Deno.test("pipeline: after a broker restart that lost the session, mandrill resu
         policy: { minIntervalSec: 0 },
       }));
       await using controller = await Controller.start(config);
-      await controller.conn.waitConnected();
+      await controller.conn.waitSubscribed();
       {
         await using pub = await connectClient(broker.url);
         await publishAll(pub, "mandrill/restart", [
@@ -249,6 +249,6 @@ Deno.test("pipeline: a controller that fails while starting closes its broker co
   // The resource sanitizer fails this test if the connection leaked; the
   // store must be closed too, or opening it again would fail on its lock.
   await using controller = await Controller.start(config);
-  await controller.conn.waitConnected();
+  await controller.conn.waitSubscribed();
   await Deno.remove(dir, { recursive: true });
 });

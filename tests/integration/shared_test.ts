@@ -27,8 +27,8 @@ Deno.test("shared group: two instances split the requests, each runs once; one l
   await using a = MandrillProcess.start(["run", "--config", await configFor("a")]);
   await using b = MandrillProcess.start(["run", "--config", await configFor("b")]);
   await Promise.all([
-    a.waitForLine(/Kill switch: \\"?running/),
-    b.waitForLine(/Kill switch: \\"?running/),
+    a.waitForLine(/Subscribed to/),
+    b.waitForLine(/Subscribed to/),
   ]);
   await using pub = await connectClient(broker.url);
   await publishAll(

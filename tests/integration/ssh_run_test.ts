@@ -37,7 +37,7 @@ Deno.test("ssh: mandrill run restarts over SSH, then reports a host whose boot i
   });
   await using events = await EventCollector.start(broker.url);
   await using proc = MandrillProcess.start(["run", "--config", file]);
-  await proc.waitForLine(/Connected to/);
+  await proc.waitForLine(/Subscribed to/);
   await using pub = await connectClient(broker.url);
   await publishAll(pub, "mandrill/restart", [JSON.stringify({ id: "s-1", host: "web-1" })]);
   const done = await waitFor(
