@@ -17,6 +17,7 @@ import type {
   SpawnResult,
   SpawnSpec,
 } from "./_spawner.ts";
+import { spawnChild } from "./_spawner_worker.ts";
 import { DEFAULT_TAIL_BYTES, drainInto, TailBuffer } from "./_tail.ts";
 import { log } from "../log.ts";
 
@@ -174,28 +175,9 @@ function _spawnSpec(
 
 /** Spawns from this thread (blocks it until the child has exec'd). */
 function _spawnHere(spec: SpawnSpec): Exclude<SpawnResult, { kind: "unavailable" }> {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(spec.cmd, {
-      args: spec.args,
-      clearEnv: true,
-      env: spec.env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      detached: spec.detached,
-    }).spawn();
-  } catch (error) {
-    // The worker of _spawner.ts maps errors the same way.
-    if (error instanceof Deno.errors.NotFound) {
-      return { kind: "spawn-error", code: 127, message: "command not found" };
-    }
-    if (error instanceof Deno.errors.PermissionDenied) {
-      return { kind: "spawn-error", code: 126, message: "permission denied" };
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    return { kind: "spawn-error", code: 126, message: `cannot execute: ${message}` };
-  }
+  const started = spawnChild(spec);
+  if (!("child" in started)) return { kind: "spawn-error", ...started };
+  const { child } = started;
   const out = new TailBuffer(spec.tailBytes);
   const err = new TailBuffer(spec.tailBytes);
   const drains = [drainInto(child.stdout, out), drainInto(child.stderr, err)];

@@ -13,7 +13,7 @@
 import { TailBuffer } from "./_tail.ts";
 import {
   type FromWorker,
-  spawnerWorker,
+  SPAWNER_WORKER_SOURCE,
   type SpawnMessage,
   type TailBytes,
   type ToWorker,
@@ -149,7 +149,7 @@ class _SpawnerThread implements Disposable {
   readonly #source: string;
 
   constructor(options: { source?: string }) {
-    this.#source = options.source ?? `(${spawnerWorker.toString()})();`;
+    this.#source = options.source ?? SPAWNER_WORKER_SOURCE;
   }
 
   /** Children started or being started whose output has not arrived yet. */

@@ -26,12 +26,45 @@ export type FromWorker =
   | { op: "closed" };
 
 /**
+ * Starts a child per `spec` from the calling thread (blocking it until the
+ * child has exec'd): the child, or why it could not start. Used by the worker
+ * and by `_run.ts` alike; shipped to the worker as source text, so globals only.
+ */
+export function spawnChild(
+  spec: SpawnSpec,
+): { child: Deno.ChildProcess } | { code: 126 | 127; message: string } {
+  try {
+    const child = new Deno.Command(spec.cmd, {
+      args: spec.args,
+      clearEnv: true,
+      env: spec.env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: spec.detached,
+    }).spawn();
+    return { child };
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return { code: 127, message: "command not found" };
+    if (error instanceof Deno.errors.PermissionDenied) {
+      return { code: 126, message: "permission denied" };
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return { code: 126, message: `cannot execute: ${message}` };
+  }
+}
+
+/** The worker's program as source text: {@linkcode spawnerWorker} given {@linkcode spawnChild}. */
+export const SPAWNER_WORKER_SOURCE = `(${spawnerWorker.toString()})(${spawnChild.toString()});`;
+
+/**
  * The worker's whole program. It is shipped as source text (`toString()`), so
  * that it works from `deno bundle` and `deno compile` output without a separate
- * file: it may use only globals (`self`, `Deno`, `Promise`, ...), never an
- * import or any identifier from this module. Types are fine: they are erased.
+ * file: it may use only globals (`self`, `Deno`, `Promise`, ...) and its
+ * parameter, never an import or any identifier from this module. Types are
+ * fine: they are erased.
  */
-export function spawnerWorker(): void {
+export function spawnerWorker(spawn: typeof spawnChild): void {
   const scope = self as unknown as {
     onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
     postMessage(message: FromWorker): void;
@@ -84,27 +117,12 @@ export function spawnerWorker(): void {
   };
 
   const run = async (m: SpawnMessage) => {
-    let child: Deno.ChildProcess;
-    try {
-      child = new Deno.Command(m.cmd, {
-        args: m.args,
-        clearEnv: true,
-        env: m.env,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-        detached: m.detached,
-      }).spawn();
-    } catch (error) {
-      // Same mapping as the direct path in _run.ts.
-      const [code, message]: [126 | 127, string] = error instanceof Deno.errors.NotFound
-        ? [127, "command not found"]
-        : error instanceof Deno.errors.PermissionDenied
-        ? [126, "permission denied"]
-        : [126, `cannot execute: ${error instanceof Error ? error.message : String(error)}`];
-      scope.postMessage({ key: m.key, op: "spawn-error", code, message });
+    const started = spawn(m);
+    if (!("child" in started)) {
+      scope.postMessage({ key: m.key, op: "spawn-error", ...started });
       return;
     }
+    const { child } = started;
     scope.postMessage({ key: m.key, op: "spawned", pid: child.pid });
     const out = newTail(m.tailBytes);
     const err = newTail(m.tailBytes);

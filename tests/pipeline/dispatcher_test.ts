@@ -167,13 +167,9 @@ Deno.test("dispatcher: once shutdown starts, a row waiting for a slot stays pend
   assert.equal(h.store.get("waiting")?.state, "pending");
 });
 
-Deno.test("dispatcher reports an unexpected error of one request to onTaskError", async () => {
-  const store = Store.open(":memory:");
+/** A dispatcher over `store` for one host target, its task errors recorded; `stop()` ends it. */
+function withTaskErrors(store: Store, executor: FakeExecutor) {
   const errors: unknown[] = [];
-  store.markStarted = () => {
-    throw new Error("disk I/O error");
-  };
-  const executor = new FakeExecutor({ outcome: { kind: "ok" } });
   const dispatcher = new Dispatcher({
     store,
     events: new RecordingEventSink(),
@@ -185,13 +181,29 @@ Deno.test("dispatcher reports an unexpected error of one request to onTaskError"
   });
   const stop = new AbortController();
   const running = dispatcher.run({ stop: stop.signal, abort: new AbortController().signal });
+  return {
+    dispatcher,
+    errors,
+    async stop() {
+      stop.abort();
+      await running.catch(() => {});
+    },
+  };
+}
+
+Deno.test("dispatcher reports an unexpected error of one request to onTaskError", async () => {
+  const store = Store.open(":memory:");
+  store.markStarted = () => {
+    throw new Error("disk I/O error");
+  };
+  const executor = new FakeExecutor({ outcome: { kind: "ok" } });
+  const d = withTaskErrors(store, executor);
   store.insertRequest({ id: "r-1", host: "web-1" }, 0);
-  dispatcher.wake();
-  await waitFor(() => errors.length === 1, { what: "the error to be reported" });
-  assert.match(String(errors[0]), /disk I\/O error/);
+  d.dispatcher.wake();
+  await waitFor(() => d.errors.length === 1, { what: "the error to be reported" });
+  assert.match(String(d.errors[0]), /disk I\/O error/);
   assert.equal(executor.calls.length, 0, "executed although it could not be marked started");
-  stop.abort();
-  await running.catch(() => {});
+  await d.stop();
   store.close();
 });
 
@@ -220,30 +232,18 @@ Deno.test("dispatcher takes rows handed over, read back after wake() and after a
 
 Deno.test("dispatcher never executes a row whose start mark could not be committed", async () => {
   const store = Store.open(":memory:");
-  const errors: unknown[] = [];
   const executor = new FakeExecutor({ outcome: { kind: "ok" } });
-  const dispatcher = new Dispatcher({
-    store,
-    events: new RecordingEventSink(),
-    clock: new FakeClock(),
-    executors: () => new Map([["fake", executor]]),
-    resolveHost: () => ({ executor: "fake" }),
-    policy: () => policy,
-    onTaskError: (err) => errors.push(err),
-  });
   store.insertRequest({ id: "r-1", host: "web-1" }, 0);
   const commit = store.commitBatch.bind(store);
   store.commitBatch = () => {
     if (store.batchOpen) throw new Error("disk full");
     commit();
   };
-  const stop = new AbortController();
-  const running = dispatcher.run({ stop: stop.signal, abort: new AbortController().signal });
-  await waitFor(() => errors.length > 0, { what: "the failed commit to be reported" });
-  assert.match(String(errors[0]), /disk full/);
+  const d = withTaskErrors(store, executor);
+  await waitFor(() => d.errors.length > 0, { what: "the failed commit to be reported" });
+  assert.match(String(d.errors[0]), /disk full/);
   assert.equal(executor.calls.length, 0, "executed although its start was not durable");
-  stop.abort();
   store.commitBatch = commit;
-  await running.catch(() => {});
+  await d.stop();
   store.close();
 });
