@@ -307,11 +307,16 @@ const INHERITED_ENV = [
   "SSH_AUTH_SOCK",
 ] as const;
 
-function _baseEnv(): Record<string, string> {
+let _inherited: Readonly<Record<string, string>> | undefined;
+
+/** The {@linkcode INHERITED_ENV} part of mandrill's environment, read once (it does not change while running). */
+function _baseEnv(): Readonly<Record<string, string>> {
+  if (_inherited) return _inherited;
   const out: Record<string, string> = {};
   for (const name of INHERITED_ENV) {
     const value = Deno.env.get(name);
     if (value !== undefined) out[name] = value;
   }
-  return out;
+  _inherited = Object.freeze(out);
+  return _inherited;
 }

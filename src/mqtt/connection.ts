@@ -10,7 +10,7 @@ import mqtt from "mqtt";
 import type { IClientOptions, IPublishPacket, MqttClient } from "mqtt";
 import { backoffDelay } from "../async/mod.ts";
 import { errorMessage, log } from "../log.ts";
-import { compileFilter } from "./match.ts";
+import { compileFilter, plainTopic } from "./match.ts";
 import { AckBatcher } from "./ack_batcher.ts";
 
 /**
@@ -64,6 +64,8 @@ interface Route {
 export class MqttConnection implements AsyncDisposable {
   readonly client: MqttClient;
   readonly #routes: Route[] = [];
+  /** Routes without wildcards by their topic: looked up before `#routes` is searched. */
+  readonly #plainRoutes = new Map<string, Route>();
   readonly #settings: MqttSettings;
   #attempt = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -85,7 +87,8 @@ export class MqttConnection implements AsyncDisposable {
     const batcher = options.commitBatch ? new AckBatcher(client, options.commitBatch) : undefined;
     this.#batcher = batcher;
     client.handleMessage = (packet, callback) => {
-      const route = this.#routes.find((r) => r.matches(packet.topic));
+      const route = this.#plainRoutes.get(packet.topic) ??
+        this.#routes.find((r) => r.matches(packet.topic));
       if (!route) return callback();
       batcher?.hold();
       const payload = typeof packet.payload === "string"
@@ -179,9 +182,16 @@ export class MqttConnection implements AsyncDisposable {
     return this.#connected;
   }
 
-  /** Routes messages matching `filter` to `handler`, and subscribes to it (now and after every lost session). */
+  /**
+   * Routes messages matching `filter` to `handler`, and subscribes to it (now
+   * and after every lost session). A message goes to the first route that
+   * matches it, a route without wildcards before any with wildcards.
+   */
   route(filter: string, qos: 0 | 1, handler: MessageHandler): void {
-    this.#routes.push({ filter, matches: compileFilter(filter), qos, handler, active: true });
+    const route = { filter, matches: compileFilter(filter), qos, handler, active: true };
+    this.#routes.push(route);
+    const plain = plainTopic(filter);
+    if (plain !== undefined && !this.#plainRoutes.has(plain)) this.#plainRoutes.set(plain, route);
     if (this.#connected) this.#subscribe(filter, qos);
   }
 

@@ -16,14 +16,21 @@ export function topicMatches(filter: string, topic: string): boolean {
   return compileFilter(filter)(topic);
 }
 
+/** The one topic `filter` matches when it has no wildcards (after `$share/<group>/`), else undefined. */
+export function plainTopic(filter: string): string | undefined {
+  const plain = unshared(filter);
+  const f = plain.split("/");
+  return f.includes("+") || f.includes("#") ? undefined : plain;
+}
+
 /**
  * A matcher for one topic filter, parsed once: routing runs it on every
  * message. A filter without wildcards is a plain string comparison.
  */
 export function compileFilter(filter: string): (topic: string) => boolean {
-  const plain = unshared(filter);
-  const f = plain.split("/");
-  if (!f.includes("+") && !f.includes("#")) return (topic) => topic === plain;
+  const plain = plainTopic(filter);
+  if (plain !== undefined) return (topic) => topic === plain;
+  const f = unshared(filter).split("/");
   return (topic) => {
     const t = topic.split("/");
     for (let i = 0; i < f.length; i++) {

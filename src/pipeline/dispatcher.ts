@@ -411,7 +411,7 @@ export class Dispatcher {
   ): void {
     const now = this.#o.clock.now();
     const { store, events } = this.#o;
-    store.finish(row.id, outcome, detail, now, DEFER);
+    store.finishLater(row.seq, outcome, detail, now);
     const ev = { id: row.id, host: row.host, phase: outcome, detail, ts: now };
     store.afterCommit(() => events.event(ev));
     this.#commitSoon();

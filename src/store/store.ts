@@ -68,6 +68,10 @@ export interface WriteOptions {
   deferCommit?: boolean;
 }
 
+const DEFERRED: WriteOptions = { deferCommit: true };
+/** Rows per statement when writing buffered ends, largest first; 1 takes the rest. */
+const _FINISH_CHUNKS = [64, 16, 4, 1] as const;
+
 function _inbox(r: Row): InboxRow {
   return {
     seq: r.seq as number,
@@ -109,6 +113,10 @@ export class Store implements Disposable {
   #batchFailed = false;
   #onCommit: (() => void)[] = [];
   #failedCommits = 0;
+  /** Ends written with {@linkcode finishLater}, by seq, not yet in the database; see `#writeFinishes`. */
+  readonly #finishes = new Map<number, [Outcome, string | null, number]>();
+  /** `UPDATE … FROM (VALUES …)` statements by how many rows they end. */
+  readonly #finishMany = new Map<number, StatementSync>();
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
@@ -200,6 +208,7 @@ export class Store implements Disposable {
 
   /** Up to `limit` pending rows with `seq` greater than `afterSeq`, oldest first. */
   pendingAfter(afterSeq: number, limit: number): InboxRow[] {
+    this.#writeFinishes();
     return (this.#s.pendingAfter!.all(afterSeq, limit) as Row[]).map(_inbox);
   }
 
@@ -208,6 +217,7 @@ export class Store implements Disposable {
    * not pending. With `deferCommit`, commit before executing anything.
    */
   markStarted(id: string, now: number, options: WriteOptions = {}): boolean {
+    this.#writeFinishes(); // a row ended in this batch must not start
     this.#prepareWrite(options);
     return this.#s.markStarted!.run(now, id).changes === 1;
   }
@@ -220,8 +230,20 @@ export class Store implements Disposable {
     now: number,
     options: WriteOptions = {},
   ): boolean {
+    this.#writeFinishes(); // the first end of a row is the one kept
     this.#prepareWrite(options);
     return this.#s.finish!.run(outcome, detail, now, id).changes === 1;
+  }
+
+  /**
+   * Ends the row `seq` with its outcome, in the open group-commit batch (opened
+   * if needed), unless it has already ended. Cheaper than {@linkcode finish}:
+   * the ends of one batch are written together, one statement per 64 rows,
+   * before anything else reads or writes the inbox, and before the commit.
+   */
+  finishLater(seq: number, outcome: Outcome, detail: string | null, now: number): void {
+    this.#prepareWrite(DEFERRED);
+    if (!this.#finishes.has(seq)) this.#finishes.set(seq, [outcome, detail, now]);
   }
 
   /**
@@ -247,12 +269,14 @@ export class Store implements Disposable {
 
   /** One inbox row by id. */
   get(id: string): InboxRow | undefined {
+    this.#writeFinishes();
     const r = this.#s.get!.get(id) as Row | undefined;
     return r ? _inbox(r) : undefined;
   }
 
   /** Rows waiting to be dispatched (cheap: a partial index). */
   pendingCount(): number {
+    this.#writeFinishes();
     return (this.#s.countPending!.get() as { n: number }).n;
   }
 
@@ -272,6 +296,7 @@ export class Store implements Disposable {
 
   /** Number of rows in each state. */
   counts(): Record<InboxState, number> {
+    this.#writeFinishes();
     const out: Record<InboxState, number> = { pending: 0, started: 0, done: 0 };
     for (const r of this.#s.countState!.all() as Row[]) {
       out[r.state as InboxState] = r.n as number;
@@ -325,12 +350,14 @@ export class Store implements Disposable {
 
   /** One execution by request id. */
   historyGet(id: string): HistoryRow | undefined {
+    this.#writeFinishes();
     const r = this.#s.histGet!.get(id) as Row | undefined;
     return r ? _history(r) : undefined;
   }
 
   /** Executions started at or after `since` (ms), oldest first: feeds the policy's rate limits. */
   restartsSince(since: number): { host: string; startedAt: number }[] {
+    this.#writeFinishes();
     return (this.#s.histSince!.all(since) as Row[]).map((r) => ({
       host: r.host as string,
       startedAt: r.started_at as number,
@@ -345,11 +372,13 @@ export class Store implements Disposable {
 
   /** The newest `limit` dead letters. */
   deadLetters(limit = 100): DeadLetterRow[] {
+    this.#writeFinishes();
     return this.#s.deadletters!.all(limit) as unknown as DeadLetterRow[];
   }
 
   /** Requests newest first, each with its execution if any. */
   listRequests(options: { host?: string; limit?: number } = {}): RequestView[] {
+    this.#writeFinishes();
     const limit = options.limit ?? 100;
     const rows = options.host
       ? this.#s.listHost!.all(options.host, limit) as Row[]
@@ -364,20 +393,70 @@ export class Store implements Disposable {
    */
   commitBatch(): void {
     if (!this.#batchOpen) return;
+    this.#writeFinishes();
     this.#batchOpen = false;
     const committed = this.#onCommit;
     this.#onCommit = [];
     try {
       this.#db.exec("COMMIT");
     } catch (err) {
-      this.#batchFailed = true;
-      this.#failedCommits++;
-      try {
-        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
-      } catch { /* the connection is beyond saving; the error below says why */ }
+      this.#failBatch();
       throw err;
     }
     for (const fn of committed) fn();
+  }
+
+  /** The open batch failed: rolls it back and drops what waited on it. */
+  #failBatch(): void {
+    this.#batchOpen = false;
+    this.#onCommit = [];
+    this.#finishes.clear();
+    this.#batchFailed = true;
+    this.#failedCommits++;
+    try {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+    } catch { /* the connection is beyond saving; the caller's error says why */ }
+  }
+
+  /**
+   * Writes the ends buffered by {@linkcode finishLater} into the open batch.
+   * If that fails, the batch fails as a commit would (rolled back, counted in
+   * {@linkcode failedCommits}) and the error is thrown.
+   */
+  #writeFinishes(): void {
+    if (this.#finishes.size === 0) return;
+    const rows = [...this.#finishes];
+    this.#finishes.clear();
+    try {
+      let i = 0;
+      for (const size of _FINISH_CHUNKS) {
+        for (; rows.length - i >= size; i += size) {
+          const values: (string | number | null)[] = [];
+          for (let j = i; j < i + size; j++) {
+            const [seq, [outcome, detail, now]] = rows[j]!;
+            values.push(seq, outcome, detail, now);
+          }
+          this.#finishStatement(size).run(...values);
+        }
+      }
+    } catch (err) {
+      this.#failBatch();
+      throw err;
+    }
+  }
+
+  #finishStatement(size: number): StatementSync {
+    let st = this.#finishMany.get(size);
+    if (!st) {
+      st = this.#db.prepare(
+        `UPDATE inbox SET state = 'done', outcome = v.column2, detail = v.column3,
+           finished_at = v.column4
+         FROM (VALUES ${Array(size).fill("(?, ?, ?, ?)").join(", ")}) AS v
+         WHERE inbox.seq = v.column1 AND inbox.state != 'done'`,
+      );
+      this.#finishMany.set(size, st);
+    }
+    return st;
   }
 
   /**

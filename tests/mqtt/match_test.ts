@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { compileFilter, topicMatches, unshared } from "../../src/mqtt/match.ts";
+import { compileFilter, plainTopic, topicMatches, unshared } from "../../src/mqtt/match.ts";
 
 Deno.test("topic filters match per MQTT: exact, + and #, with $share stripped", () => {
   const cases: [filter: string, topic: string, expected: boolean][] = [
@@ -21,4 +21,12 @@ Deno.test("topic filters match per MQTT: exact, + and #, with $share stripped", 
   }
   assert.equal(unshared("$share/group/a/b"), "a/b");
   assert.equal(unshared("a/b"), "a/b");
+});
+
+Deno.test("plainTopic() gives the one topic of a filter without wildcards", () => {
+  assert.equal(plainTopic("m/restart"), "m/restart");
+  assert.equal(plainTopic("$share/g/m/restart"), "m/restart");
+  assert.equal(plainTopic("m/agents/+/heartbeat"), undefined);
+  assert.equal(plainTopic("$share/g/m/#"), undefined);
+  assert.equal(plainTopic("m/+"), undefined);
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { Store } from "../../src/store/mod.ts";
 
 const req = (id: string, host = "web-1") => ({ id, host });
@@ -112,6 +113,72 @@ Deno.test("store group commit: deferred writes are durable only after commitBatc
     assert.equal(store.batchOpen, false);
     assert.equal(other.get("c")?.state, "pending");
     assert.equal(other.get("a")?.state, "started");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("store.finishLater() ends rows in the open batch: readable at once, committed together, first end kept", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    using store = Store.open(`${dir}/m.db`);
+    using other = Store.open(`${dir}/m.db`);
+    // 90 rows: written as one statement of 64, one of 16, two of 4 and two of 1.
+    const seqs = Array.from({ length: 90 }, (_, i) => store.insertRequest(req(`r${i}`), 1)!.seq);
+    for (const [i, seq] of seqs.entries()) store.finishLater(seq, "skipped", `dry run ${i}`, 5);
+    store.finishLater(seqs[0]!, "failed", "a second end", 6);
+    assert.equal(store.batchOpen, true);
+    assert.equal(
+      other.get("r0")?.state,
+      "pending",
+      "visible to another connection before the commit",
+    );
+    assert.deepEqual(
+      store.counts(),
+      { pending: 0, started: 0, done: 90 },
+      "this connection reads them",
+    );
+    assert.equal(store.markStarted("r1", 7), false, "a row ended in the batch cannot start");
+    store.commitBatch();
+    const r0 = other.get("r0")!;
+    assert.deepEqual([r0.state, r0.outcome, r0.detail, r0.finishedAt], [
+      "done",
+      "skipped",
+      "dry run 0",
+      5,
+    ]);
+    assert.equal(other.get("r89")?.detail, "dry run 89");
+    assert.deepEqual(other.counts(), { pending: 0, started: 0, done: 90 });
+    const late = store.insertRequest(req("late"), 8)!;
+    store.finish("late", "succeeded", null, 9);
+    store.finishLater(late.seq, "failed", "too late", 10);
+    store.commitBatch();
+    assert.equal(other.get("late")?.outcome, "succeeded", "a finished row keeps its outcome");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("store.finishLater(): a failed batch loses its ends with it and counts as a failed commit", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    using store = Store.open(`${dir}/m.db`);
+    // Another connection adds a trigger that makes one end fail when it is written.
+    const db = new DatabaseSync(`${dir}/m.db`);
+    db.exec(`CREATE TRIGGER refuse BEFORE UPDATE ON inbox WHEN NEW.detail = 'refused'
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+    db.close();
+    const a = store.insertRequest(req("a"), 1)!;
+    const b = store.insertRequest(req("b"), 1, { deferCommit: true })!;
+    store.finishLater(a.seq, "skipped", "dry run", 2);
+    store.finishLater(b.seq, "skipped", "refused", 2);
+    const failed = store.failedCommits;
+    assert.throws(() => store.commitBatch(), /refused by the test/);
+    assert.equal(store.failedCommits, failed + 1);
+    assert.equal(store.batchOpen, false);
+    assert.throws(() => store.commitForAck(), /group commit failed/);
+    assert.equal(store.get("a")?.state, "pending", "the end of a was rolled back");
+    assert.equal(store.get("b"), undefined, "the deferred insert of b was rolled back");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
