@@ -97,4 +97,5 @@ export class BenchContext {
 export const SCRIPTS = {
   publisher: `${ROOT}scripts/_bench/publisher.ts`,
   subscriber: `${ROOT}scripts/_bench/subscriber.ts`,
+  spawnCeiling: `${ROOT}scripts/_bench/spawn_ceiling.ts`,
 } as const;

@@ -9,7 +9,14 @@ import { type FleetRun, fleetRun } from "./fleet.ts";
 import { type LatencyRun, latencyRun, type OverloadedRun } from "./latency.ts";
 import { type ShutdownRun, shutdownRun } from "./shutdown.ts";
 import { type Figure, figure, median, mib } from "./stats.ts";
-import { type CeilingRun, ceilingRun, type PipelineRun, pipelineRun } from "./throughput.ts";
+import {
+  type CeilingRun,
+  ceilingRun,
+  type PipelineRun,
+  pipelineRun,
+  type SpawnCeilingRun,
+  spawnCeilingRun,
+} from "./throughput.ts";
 
 /** Scenario names, in the order they run. */
 export const SCENARIOS = [
@@ -72,6 +79,7 @@ export async function runScenarios(
   const up = true;
 
   let ceiling: CeilingRun[] = [];
+  let withEvents: CeilingRun[] = [];
   if (selected.has("ceiling")) {
     ceiling = await _repeat(ctx, { name: "ceiling", run: () => ceilingRun(ctx) });
     details.ceiling = ceiling;
@@ -88,6 +96,19 @@ export async function runScenarios(
       runs: ceiling.map((r) => r.publishPerSec),
       higherIsBetter: up,
       note: `one MQTT.js publisher, ${fmt(z.window)} in flight`,
+    });
+    withEvents = await _repeat(ctx, {
+      name: "ceiling with events",
+      run: () => ceilingRun(ctx, 2),
+    });
+    details.ceilingWithEvents = withEvents;
+    f.add("ceiling", {
+      metric: "the same, publishing 2 QoS 1 events per message",
+      unit: "msgs/s",
+      runs: withEvents.map((r) => r.msgsPerSec),
+      higherIsBetter: up,
+      note:
+        "parses each message and sends its 2 events; first publish → broker acked the last event",
     });
   }
 
@@ -113,6 +134,16 @@ export async function runScenarios(
         runs: pipeline.map((r) => r.msgsPerSec / c),
         higherIsBetter: up,
         note: "each run / median ceiling",
+      });
+    }
+    if (withEvents.length > 0) {
+      const c = median(withEvents.map((r) => r.msgsPerSec));
+      f.add("pipeline", {
+        metric: "ratio to the ceiling with events",
+        unit: "×",
+        runs: pipeline.map((r) => r.msgsPerSec / c),
+        higherIsBetter: up,
+        note: "each run / median ceiling with 2 events per message",
       });
     }
     f.add("pipeline", {
@@ -141,6 +172,37 @@ export async function runScenarios(
   }
 
   if (selected.has("executor")) {
+    const setsid = _findProgram("setsid");
+    const ceilings: { label: string; argv: string[]; runs: SpawnCeilingRun[] }[] = [
+      { label: "/bin/true", argv: ["/bin/true"], runs: [] },
+    ];
+    if (setsid) {
+      ceilings.push({
+        label: "setsid /bin/true (how mandrill starts it)",
+        argv: [setsid, "--", "/bin/true"],
+        runs: [],
+      });
+    }
+    for (const c of ceilings) {
+      c.runs = await _repeat(ctx, {
+        name: `spawn ceiling ${c.argv[0]}`,
+        run: () => spawnCeilingRun(ctx, c.argv),
+      });
+      f.add("executor", {
+        metric: `ceiling: bare Deno spawning ${c.label}, ${z.maxConcurrent} at once`,
+        unit: "spawns/s",
+        runs: c.runs.map((r) => r.spawnsPerSec),
+        higherIsBetter: up,
+        note: "separate process; stdout and stderr piped and read, as mandrill does",
+      });
+      f.add("executor", {
+        metric: `ceiling: CPU per 1,000 spawns of ${c.argv[0]}`,
+        unit: "CPU s",
+        runs: c.runs.map((r) => r.cpuSecPer1k),
+        note: "that process and its children",
+      });
+    }
+    details.spawnCeiling = ceilings;
     const runs = await _repeat(ctx, {
       name: "executor",
       run: () => pipelineRun(ctx, { dryRun: false, count: z.execN }),
@@ -152,6 +214,14 @@ export async function runScenarios(
       runs: runs.map((r) => r.msgsPerSec),
       higherIsBetter: up,
       note: "first publish → last request done",
+    });
+    const closest = ceilings.at(-1)!;
+    f.add("executor", {
+      metric: "ratio to the spawn ceiling",
+      unit: "×",
+      runs: runs.map((r) => r.msgsPerSec / median(closest.runs.map((c) => c.spawnsPerSec))),
+      higherIsBetter: up,
+      note: `each run / median ceiling of ${closest.argv[0]}`,
     });
     f.add("executor", {
       metric: "mandrill CPU per 1,000 restarts",
@@ -303,4 +373,17 @@ function _latencyFigures(
         "run stopped, latency unbounded",
     });
   }
+}
+
+/** The first `name` on PATH that is a file, or undefined. */
+function _findProgram(name: string): string | undefined {
+  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
+    const path = `${dir || "."}/${name}`;
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }

@@ -16,6 +16,7 @@ import { SCRIPTS } from "./context.ts";
 import { BenchMandrill } from "./mandrill.ts";
 import { BenchProcess } from "./proc.ts";
 import type { PublisherArgs, PublisherResult } from "./publisher.ts";
+import type { SpawnCeilingResult } from "./spawn_ceiling.ts";
 import type { SubscriberResult } from "./subscriber.ts";
 
 /** One ceiling run. */
@@ -45,12 +46,21 @@ export function burst(ctx: BenchContext, o: BurstOptions): BenchProcess {
   return BenchProcess.deno(SCRIPTS.publisher, [JSON.stringify(args)]);
 }
 
-/** Ceiling: N QoS 1 messages from publish to a bare subscriber. */
-export async function ceilingRun(ctx: BenchContext): Promise<CeilingRun> {
+/**
+ * Ceiling: N QoS 1 messages from publish to a bare subscriber; with `events`,
+ * one that also publishes that many QoS 1 events per message.
+ */
+export async function ceilingRun(ctx: BenchContext, events = 0): Promise<CeilingRun> {
   const { n } = ctx.sizes;
-  const prefix = ctx.prefix("ceiling");
+  const prefix = ctx.prefix(events > 0 ? "ceiling-events" : "ceiling");
   await using sub = BenchProcess.deno(SCRIPTS.subscriber, [
-    JSON.stringify({ url: ctx.broker.url, topic: `${prefix}/restart`, count: n }),
+    JSON.stringify({
+      url: ctx.broker.url,
+      topic: `${prefix}/restart`,
+      count: n,
+      events,
+      eventsTopic: `${prefix}/events`,
+    }),
   ]);
   await sub.waitForStdout(/^READY$/, 30_000);
   await using pub = burst(ctx, { prefix, count: n, idPrefix: "b-" });
@@ -60,7 +70,7 @@ export async function ceilingRun(ctx: BenchContext): Promise<CeilingRun> {
   ]);
   if (p.errors > 0) throw new Error(`ceiling: ${p.errors} publishes failed`);
   if (s.received !== n) throw new Error(`ceiling: received ${s.received} of ${n}`);
-  await ctx.checkBroker("ceiling");
+  await ctx.checkBroker(events > 0 ? "ceiling with events" : "ceiling");
   return {
     msgsPerSec: n / ((s.lastAt - p.firstSendAt) / 1000),
     publishPerSec: n / ((p.lastAckAt - p.firstSendAt) / 1000),
@@ -152,4 +162,27 @@ export async function pipelineRun(
     readyMs: m.readyMs,
     profiles,
   };
+}
+
+/** One run of the executor's ceiling (see `spawn_ceiling.ts`). */
+export interface SpawnCeilingRun {
+  spawnsPerSec: number;
+  cpuSecPer1k: number;
+}
+
+/**
+ * The executor's ceiling: a bare Deno process starting `argv` execN times,
+ * maxConcurrent at once, with no MQTT, store or pipeline around it.
+ */
+export async function spawnCeilingRun(
+  ctx: BenchContext,
+  argv: string[],
+): Promise<SpawnCeilingRun> {
+  const { execN, maxConcurrent } = ctx.sizes;
+  await using p = BenchProcess.deno(SCRIPTS.spawnCeiling, [
+    JSON.stringify({ argv, count: execN, concurrency: maxConcurrent }),
+  ]);
+  const r = await p.json<SpawnCeilingResult>(300_000);
+  if (r.failed > 0) throw new Error(`spawn ceiling: ${r.failed} of ${r.spawns} ${argv[0]} failed`);
+  return { spawnsPerSec: r.spawnsPerSec, cpuSecPer1k: r.cpuSecPer1k };
 }
