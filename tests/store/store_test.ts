@@ -183,3 +183,36 @@ Deno.test("store.finishLater(): a failed batch loses its ends with it and counts
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("store.checkpoint() moves the log into the database only when this store wrote since", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/m.db`;
+    using store = Store.open(path);
+    const size = () => Deno.statSync(path).size;
+    store.checkpoint();
+    const empty = size();
+    for (let i = 0; i < 200; i++) store.insertRequest(req(`a${i}`), 1);
+    assert.equal(size(), empty, "the rows are in the log, not yet in the database file");
+    store.checkpoint();
+    const moved = size();
+    assert.ok(moved > empty, `checkpointed: ${empty} → ${moved} bytes`);
+    // Writes of another connection alone do not make this store checkpoint.
+    const other = new DatabaseSync(path);
+    other.exec("PRAGMA wal_autocheckpoint = 0");
+    const ins = other.prepare(
+      `INSERT INTO inbox (id, host, request, state, received_at) VALUES (?, 'web-1', '{}', 'pending', 1)`,
+    );
+    other.exec("BEGIN");
+    for (let i = 0; i < 200; i++) ins.run(`b${i}-${"x".repeat(200)}`);
+    other.exec("COMMIT");
+    other.close();
+    store.checkpoint();
+    assert.equal(size(), moved, "nothing of its own to move: skipped");
+    store.insertRequest(req("c"), 2);
+    store.checkpoint();
+    assert.ok(size() > moved, "its own write: the whole log moved");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
