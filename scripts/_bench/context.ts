@@ -43,7 +43,7 @@ export const FULL: Sizes = {
   maxConcurrent: 64,
   latencyRate: 1_000,
   latencySec: 30,
-  sustainedRate: 100,
+  sustainedRate: 500,
   sustainedSec: 20,
   fleetHosts: 100_000,
   fleetRate: 5_000,
