@@ -46,12 +46,12 @@ export function mqttSettings(config: Config): MqttSettings {
   return { ...config.mqtt };
 }
 
-/** The running controller. Dispose (or call {@linkcode shutdown}) to stop it gracefully. */
 /** How often the write-ahead log is checkpointed (when anything was committed). */
 const CHECKPOINT_MS = 100;
 /** Old rows are pruned once an hour. */
 const PRUNE_EVERY_TICKS = 3_600_000 / CHECKPOINT_MS;
 
+/** The running controller. Dispose (or call {@linkcode shutdown}) to stop it gracefully. */
 export class Controller implements AsyncDisposable {
   #config: Config;
   #executors: ReadonlyMap<string, Executor>;

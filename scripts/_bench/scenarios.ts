@@ -47,6 +47,18 @@ class _Figures {
   add(scenario: string, spec: FigureSpec): void {
     this.list.push(figure({ scenario, ...spec }));
   }
+  /** Each of `runs` divided by the median of `ceiling`; nothing when there is no ceiling. */
+  ratio(scenario: string, metric: string, runs: number[], ceiling: number[], note: string): void {
+    if (ceiling.length === 0) return;
+    const c = median(ceiling);
+    this.add(scenario, {
+      metric,
+      unit: "×",
+      runs: runs.map((r) => r / c),
+      higherIsBetter: true,
+      note,
+    });
+  }
 }
 
 const fmt = (n: number) => n.toLocaleString("en-US");
@@ -126,26 +138,21 @@ export async function runScenarios(
       higherIsBetter: up,
       note: "first publish → last request done (inbox finished_at)",
     });
-    if (ceiling.length > 0) {
-      const c = median(ceiling.map((r) => r.msgsPerSec));
-      f.add("pipeline", {
-        metric: "ratio to ceiling",
-        unit: "×",
-        runs: pipeline.map((r) => r.msgsPerSec / c),
-        higherIsBetter: up,
-        note: "each run / median ceiling",
-      });
-    }
-    if (withEvents.length > 0) {
-      const c = median(withEvents.map((r) => r.msgsPerSec));
-      f.add("pipeline", {
-        metric: "ratio to the ceiling with events",
-        unit: "×",
-        runs: pipeline.map((r) => r.msgsPerSec / c),
-        higherIsBetter: up,
-        note: "each run / median ceiling with 2 events per message",
-      });
-    }
+    const rates = pipeline.map((r) => r.msgsPerSec);
+    f.ratio(
+      "pipeline",
+      "ratio to ceiling",
+      rates,
+      ceiling.map((r) => r.msgsPerSec),
+      "each run / median ceiling",
+    );
+    f.ratio(
+      "pipeline",
+      "ratio to the ceiling with events",
+      rates,
+      withEvents.map((r) => r.msgsPerSec),
+      "each run / median ceiling with 2 events per message",
+    );
     f.add("pipeline", {
       metric: "intake (first publish → last inbox insert)",
       unit: "msgs/s",
@@ -216,13 +223,13 @@ export async function runScenarios(
       note: "first publish → last request done",
     });
     const closest = ceilings.at(-1)!;
-    f.add("executor", {
-      metric: "ratio to the spawn ceiling",
-      unit: "×",
-      runs: runs.map((r) => r.msgsPerSec / median(closest.runs.map((c) => c.spawnsPerSec))),
-      higherIsBetter: up,
-      note: `each run / median ceiling of ${closest.argv[0]}`,
-    });
+    f.ratio(
+      "executor",
+      "ratio to the spawn ceiling",
+      runs.map((r) => r.msgsPerSec),
+      closest.runs.map((c) => c.spawnsPerSec),
+      `each run / median ceiling of ${closest.argv[0]}`,
+    );
     f.add("executor", {
       metric: "mandrill CPU per 1,000 restarts",
       unit: "CPU s",

@@ -192,8 +192,8 @@ export class MqttConnection implements AsyncDisposable {
    */
   route(filter: string, qos: 0 | 1, handler: MessageHandler): void {
     this.#routes.push({ filter, matches: compileFilter(filter), qos, handler, active: true });
-    const plain = this.#routes.filter((r) => plainTopic(r.filter) !== undefined);
-    this.#lookup = [...plain, ...this.#routes.filter((r) => !plain.includes(r))];
+    const isPlain = (r: Route) => plainTopic(r.filter) !== undefined;
+    this.#lookup = [...this.#routes.filter(isPlain), ...this.#routes.filter((r) => !isPlain(r))];
     if (this.#connected) this.#subscribe(filter, qos);
   }
 

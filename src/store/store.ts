@@ -72,6 +72,19 @@ const DEFERRED: WriteOptions = { deferCommit: true };
 /** Rows per statement when writing buffered ends, largest first; 1 takes the rest. */
 const _FINISH_CHUNKS = [64, 16, 4, 1] as const;
 
+/** SQL ending `size` rows; parameters per row: seq, outcome, detail, finished_at. */
+function _finishSql(size: number): string {
+  // One row: a plain UPDATE is cheaper than joining a one-row VALUES.
+  if (size === 1) {
+    return `UPDATE inbox SET state = 'done', outcome = ?2, detail = ?3, finished_at = ?4
+            WHERE seq = ?1 AND state != 'done'`;
+  }
+  return `UPDATE inbox SET state = 'done', outcome = v.column2, detail = v.column3,
+            finished_at = v.column4
+          FROM (VALUES ${Array(size).fill("(?, ?, ?, ?)").join(", ")}) AS v
+          WHERE inbox.seq = v.column1 AND inbox.state != 'done'`;
+}
+
 function _inbox(r: Row): InboxRow {
   return {
     seq: r.seq as number,
@@ -354,14 +367,12 @@ export class Store implements Disposable {
 
   /** One execution by request id. */
   historyGet(id: string): HistoryRow | undefined {
-    this.#writeFinishes();
     const r = this.#s.histGet!.get(id) as Row | undefined;
     return r ? _history(r) : undefined;
   }
 
   /** Executions started at or after `since` (ms), oldest first: feeds the policy's rate limits. */
   restartsSince(since: number): { host: string; startedAt: number }[] {
-    this.#writeFinishes();
     return (this.#s.histSince!.all(since) as Row[]).map((r) => ({
       host: r.host as string,
       startedAt: r.started_at as number,
@@ -376,7 +387,6 @@ export class Store implements Disposable {
 
   /** The newest `limit` dead letters. */
   deadLetters(limit = 100): DeadLetterRow[] {
-    this.#writeFinishes();
     return this.#s.deadletters!.all(limit) as unknown as DeadLetterRow[];
   }
 
@@ -451,21 +461,8 @@ export class Store implements Disposable {
 
   #finishStatement(size: number): StatementSync {
     let st = this.#finishMany.get(size);
-    if (!st && size === 1) {
-      // One row: a plain UPDATE is cheaper than joining a one-row VALUES.
-      st = this.#db.prepare(
-        `UPDATE inbox SET state = 'done', outcome = ?2, detail = ?3, finished_at = ?4
-         WHERE seq = ?1 AND state != 'done'`,
-      );
-      this.#finishMany.set(size, st);
-    }
     if (!st) {
-      st = this.#db.prepare(
-        `UPDATE inbox SET state = 'done', outcome = v.column2, detail = v.column3,
-           finished_at = v.column4
-         FROM (VALUES ${Array(size).fill("(?, ?, ?, ?)").join(", ")}) AS v
-         WHERE inbox.seq = v.column1 AND inbox.state != 'done'`,
-      );
+      st = this.#db.prepare(_finishSql(size));
       this.#finishMany.set(size, st);
     }
     return st;
