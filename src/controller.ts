@@ -1,24 +1,38 @@
 /**
- * `mandrill run`: wires the parts — store, MQTT connection, intake, dispatcher,
- * executors, fleet view, recovery tracking, kill switch, chaos — from a
+ * `mandrill run`: builds the parts — store, MQTT connection, fleet view, kill
+ * switch, unavailability budget, executors, the owner of each restart's life
+ * (with recovery tracking and the breaker), dispatcher, intake, chaos — from a
  * config, and shuts them down in order: stop taking new work, let in-flight
  * work finish up to `shutdown.graceSec`, abort the rest, disconnect (flushing
  * events), close the store.
  * @module
  */
-import { FleetWiring } from "./_fleet_wiring.ts";
-import { delay } from "./async/mod.ts";
-import { type ChaosScheduler, syncMarkerPayload } from "./chaos/mod.ts";
+import { delay, Semaphore } from "./async/mod.ts";
+import {
+  ChaosScheduler,
+  KillSwitch,
+  publishControl,
+  routeKillSwitch,
+  syncMarkerPayload,
+} from "./chaos/mod.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config/mod.ts";
 import { type Topics, topics } from "./contract/topics.ts";
+import { ExecutorRegistry } from "./executors/registry.ts";
 import type { Executor } from "./executors/types.ts";
+import { FleetView, routeFleet } from "./fleet/mod.ts";
 import { Intake } from "./intake/intake.ts";
 import { errorMessage, log } from "./log.ts";
 import { MqttConnection, type MqttSettings } from "./mqtt/connection.ts";
 import { Dispatcher } from "./pipeline/dispatcher.ts";
 import { type EventSink, teeSinks } from "./pipeline/events.ts";
 import { mqttEventSink } from "./pipeline/mqtt_sink.ts";
+import { Breaker } from "./restart/breaker.ts";
+import { UnavailabilityBudget } from "./restart/budget.ts";
+import { fleetFacts } from "./restart/facts.ts";
+import { RestartLedger } from "./restart/ledger.ts";
+import { Restarts } from "./restart/lifecycle.ts";
+import { buildTopology, type Topology } from "./restart/topology.ts";
 import { Store } from "./store/mod.ts";
 import type { Metrics } from "./http/metrics.ts";
 
@@ -50,17 +64,23 @@ export function mqttSettings(config: Config): MqttSettings {
 const CHECKPOINT_MS = 100;
 /** Old rows are pruned once an hour. */
 const PRUNE_EVERY_TICKS = 3_600_000 / CHECKPOINT_MS;
+/** Where the time of the last kill switch release is kept (the breaker forgets failures before it). */
+const BREAKER_RESET_KEY = "breaker.resetAt";
 
 /** The running controller. Dispose (or call {@linkcode shutdown}) to stop it gracefully. */
 export class Controller implements AsyncDisposable {
   #config: Config;
-  #executors: ReadonlyMap<string, Executor>;
+  #topology: Topology;
   readonly store: Store;
   readonly conn: MqttConnection;
-  readonly dispatcher: Dispatcher;
   readonly topics: Topics;
-  /** Fleet view, recovery tracking and kill switch. */
-  readonly fleet: FleetWiring;
+  readonly fleet: FleetView;
+  readonly killSwitch: KillSwitch;
+  readonly budget: UnavailabilityBudget;
+  readonly executors: ExecutorRegistry;
+  readonly restarts: Restarts;
+  readonly dispatcher: Dispatcher;
+  readonly #clock: Clock;
   readonly #chaos: ChaosScheduler;
   readonly #stop = new AbortController();
   readonly #abort = new AbortController();
@@ -81,37 +101,101 @@ export class Controller implements AsyncDisposable {
     this.store = store;
     this.conn = conn;
     this.topics = topics(config.mqtt.topicPrefix);
-    const clock = options.clock ?? systemClock;
+    const clock = this.#clock = options.clock ?? systemClock;
+    const live = () => this.#config;
     const events = teeSinks(mqttEventSink(conn, this.topics), ...(options.sinks ?? []));
-    this.fleet = new FleetWiring({
-      config: () => this.#config,
-      conn,
+
+    // 1. What the agents say: heartbeats and statuses of the hosts the config
+    //    gives an agent, and results for the agent executors.
+    this.fleet = new FleetView({ maxHosts: config.fleet.maxHosts });
+    this.#topology = buildTopology(config, this.fleet);
+    routeFleet(conn, {
       topics: this.topics,
+      fleet: this.fleet,
+      clock,
+      accepts: (host) => this.#topology.acceptsAgent(host),
+      onResult: (host, result) => this.executors.handleResult(host, result),
+    });
+
+    // 2. The kill switch: the retained message on {p}/control.
+    this.killSwitch = new KillSwitch({
+      onChange: (state) => {
+        if (state !== undefined) return;
+        this.#breaker.reset(clock.now());
+        store.meta.set(BREAKER_RESET_KEY, String(clock.now()));
+      },
+    });
+    routeKillSwitch(conn, this.topics, this.killSwitch);
+
+    // 3. The unavailability budget: who is down, fleet-wide and per group.
+    this.budget = new UnavailabilityBudget({
+      topology: () => this.#topology,
+      fleet: this.fleet,
+      clock,
+      limits: () => this.#config.policy,
+    });
+
+    // 4. How hosts are restarted.
+    this.executors = new ExecutorRegistry(config, {
+      agent: { conn, topics: this.topics, fleet: this.fleet, clock },
+      overrides: options.executors,
+    });
+
+    // 5. A restart's life, from its start until its host is back; the breaker
+    //    engages the kill switch when too many fail.
+    const ledger = new RestartLedger();
+    const now = clock.now();
+    for (
+      const r of store.restartsSince(now - Math.max(3_600_000, config.policy.minIntervalSec * 1000))
+    ) {
+      ledger.record(r.host, r.startedAt);
+    }
+    this.#breaker = new Breaker({
+      settings: () => this.#config.policy.breaker,
+      clock,
+      trip: (reason) => this.#tripBreaker(reason),
+      seed: this.#breakerSeed(now),
+    });
+    this.restarts = new Restarts({
       store,
       events,
       clock,
-      metrics: options.metrics,
-      signal: this.#abort.signal,
+      executors: this.executors,
+      topology: () => this.#topology,
+      config: live,
+      fleet: this.fleet,
+      budget: this.budget,
+      ledger,
+      breaker: this.#breaker,
+      probes: new Semaphore(config.recovery.maxProbes),
+      hooks: {
+        onPhase: (phase, info) => options.metrics?.onPhase(phase, info),
+        onRecovered: (ms) => options.metrics?.onRecovered(ms),
+        onHistoryError: (err) => options.metrics?.onHistoryError(err),
+        onFatal: (err) => options.onFatal?.("store failure", err),
+      },
     });
-    this.#executors = options.executors ?? this.fleet.buildExecutors(config);
-    const fleet = this.fleet;
+
+    // 6. Which request runs when: the gate over the fleet's facts.
     this.dispatcher = new Dispatcher({
       store,
-      events,
       clock,
-      executors: () => this.#executors,
-      resolveHost: (host) => fleet.resolveHost(host),
+      facts: fleetFacts({
+        topology: () => this.#topology,
+        hasExecutor: (name) => this.executors.has(name),
+        fleet: this.fleet,
+        paused: () => this.killSwitch.paused(),
+        chaos: () => this.#config.chaos,
+        ledger,
+        budget: this.budget,
+        clock,
+      }),
+      restarts: this.restarts,
       policy: () => this.#config.policy,
-      uptimeOf: (host) => fleet.fleet.uptimeOf(host, clock.now()),
-      paused: () => fleet.killSwitch.paused(),
-      awaitingRecovery: (host) => fleet.recovery.isAwaiting(host),
-      outsideWindow: (req, target) => fleet.outsideWindow(req, target),
-      onStarted: (info, signal) => fleet.onStarted(info, this.#executors, signal),
-      onExecuted: (info) => fleet.onExecuted(info, this.#executors),
-      onPhase: (phase, info) => options.metrics?.onPhase(phase, info),
-      onHistoryError: (err) => options.metrics?.onHistoryError(err),
       onTaskError: (err) => options.onFatal?.("request failure", err),
     });
+
+    // 7. Intake: {p}/restart into the inbox, then to the dispatcher.
     const intake = new Intake({
       store,
       events,
@@ -127,18 +211,29 @@ export class Controller implements AsyncDisposable {
       if (!this.#intakeOpen) throw new IntakeClosedError("intake is closed: shutting down");
       intake.handle(topic, payload);
     });
+
+    // 8. Chaos: requests through the same inbox and gate, only for hosts that
+    //    are up and within budget.
     const chaosTopic = `${config.mqtt.topicPrefix}/chaos`;
-    this.#chaos = fleet.chaos({
+    this.#chaos = new ChaosScheduler({
+      config: () => this.#config.chaos,
+      hostsOfGroup: (group) => this.#topology.hostsOfGroup(group),
+      isOnline: (host) => this.budget.stateOf(host) === undefined,
+      hasBudget: (host) => this.budget.check(host).ok,
+      lastRestartAt: (host) => ledger.lastRestartAt(host),
       submit: (req) => {
         intake.handle(chaosTopic, new TextEncoder().encode(JSON.stringify(req)));
         store.commitBatch();
       },
-      lastRestartAt: (host) => this.dispatcher.lastRestartAt(host),
+      paused: () => this.killSwitch.paused(),
+      clock,
     });
-    // The write-ahead log is checkpointed here, off the intake path, and often:
-    // a small log is cheap to move, a second's worth stalls the event loop for
-    // tens of ms (measured: publish → executor p99 at 500/s, 25 ms with one
-    // checkpoint a second, 10 ms at one per 100 ms). Nothing to do costs nothing.
+
+    // 9. Upkeep. The write-ahead log is checkpointed here, off the intake
+    //    path, and often: a small log is cheap to move, a second's worth
+    //    stalls the event loop for tens of ms (measured: publish → executor
+    //    p99 at 500/s, 25 ms with one checkpoint a second, 10 ms at one per
+    //    100 ms). Nothing to do costs nothing.
     let ticks = 0;
     const maintain = () => {
       try {
@@ -153,6 +248,36 @@ export class Controller implements AsyncDisposable {
     this.#running = this.#run();
   }
 
+  readonly #breaker: Breaker;
+
+  /** Failures the breaker counts from before this start: within its window, after the last resume. */
+  #breakerSeed(now: number): { host: string; at: number }[] {
+    const settings = this.#config.policy.breaker;
+    if (settings === null) return [];
+    const resetAt = Number(this.store.meta.get(BREAKER_RESET_KEY) ?? 0);
+    return this.store.failuresSince(Math.max(now - settings.withinSec * 1000, resetAt + 1));
+  }
+
+  /** The breaker tripped: pause at once here, and for every instance through the retained message. */
+  #tripBreaker(reason: string): void {
+    const now = this.#clock.now();
+    log("control").error("Breaker tripped, engaging the kill switch: {reason}", { reason });
+    this.#options.metrics?.onBreakerTrip();
+    const message = { paused: true, reason, by: "breaker", ts: now };
+    this.killSwitch.handle(new TextEncoder().encode(JSON.stringify(message)));
+    publishControl(this.conn, this.topics, {
+      paused: true,
+      reason,
+      by: "breaker",
+      clock: this.#clock,
+    })
+      .catch((err) => {
+        log("control").error("Cannot publish the breaker's pause: {error}", {
+          error: errorMessage(err),
+        });
+      });
+  }
+
   async #run(): Promise<void> {
     const stop = this.#stop.signal;
     try {
@@ -161,6 +286,7 @@ export class Controller implements AsyncDisposable {
       if (stop.aborted) return; // shut down before the broker was reached
       throw new Error("cannot learn the kill switch state");
     }
+    this.restarts.resume();
     await Promise.all([
       this.dispatcher.run({ stop, abort: this.#abort.signal }),
       this.#chaos.run(stop),
@@ -188,7 +314,7 @@ export class Controller implements AsyncDisposable {
           throw new Error(`the broker refused ${this.topics.control}`);
         }
         const id = crypto.randomUUID();
-        const synced = this.fleet.killSwitch.waitForSync(
+        const synced = this.killSwitch.waitForSync(
           id,
           AbortSignal.any([signal, AbortSignal.timeout(5_000)]),
         );
@@ -206,7 +332,7 @@ export class Controller implements AsyncDisposable {
         await delay(Math.min(5_000, 500 * attempt), { signal });
       }
     }
-    const paused = this.fleet.killSwitch.paused();
+    const paused = this.killSwitch.paused();
     logger.info("Kill switch: {state}", {
       state: paused ? `paused (${paused.reason ?? "no reason"})` : "running",
     });
@@ -255,6 +381,14 @@ export class Controller implements AsyncDisposable {
     return { ok: reasons.length === 0, reasons };
   }
 
+  /**
+   * Work in flight for `/debug/tasks`: requests waiting (and what for) or
+   * executing, and restarted hosts coming back or not back.
+   */
+  tasks(): { requests: unknown[]; restarts: unknown[] } {
+    return { requests: this.dispatcher.inFlight(), restarts: this.restarts.lives() };
+  }
+
   /** The config in force. */
   get config(): Config {
     return this.#config;
@@ -275,10 +409,11 @@ export class Controller implements AsyncDisposable {
     const restartNeeded = (["mqtt", "store", "http"] as const).filter((k) =>
       JSON.stringify(old[k]) !== JSON.stringify(next[k])
     );
-    const executors = this.#options.executors ?? this.fleet.buildExecutors(next);
     this.#config = { ...next, mqtt: old.mqtt, store: old.store, http: old.http };
-    this.#executors = executors;
-    this.dispatcher.applyPolicy();
+    this.executors.load(this.#config);
+    this.#topology = buildTopology(this.#config, this.fleet);
+    // Requests already waiting see the new limits at their next look.
+    this.budget.invalidate();
     return { restartNeeded };
   }
 
@@ -325,8 +460,9 @@ export class Controller implements AsyncDisposable {
     } finally {
       clearTimeout(timer);
     }
-    await this.fleet.recovery[Symbol.asyncDispose]().catch((err) => errors.push(err));
-    this.fleet.close(); // after the recovery probes: they spawn ssh through it
+    await this.restarts[Symbol.asyncDispose]().catch((err) => errors.push(err));
+    this.budget[Symbol.dispose]();
+    this.executors[Symbol.dispose](); // after the recovery probes: they spawn ssh through it
     await this.conn.close().catch((err) => errors.push(err));
     clearInterval(this.#checkpointTimer);
     try {

@@ -63,20 +63,22 @@ export async function runService(config: Config, options: ServiceOptions): Promi
     mqttConnected: () => controller.conn.connected,
     eventLoopLagSeconds: () => lag.lagSeconds,
     inflight: () => controller.dispatcher.inFlight().length,
-    fleetHosts: () => controller.fleet.fleet.size,
+    fleetHosts: () => controller.fleet.size,
     fleetOnline: () => {
-      const fleet = controller.fleet.fleet;
+      const fleet = controller.fleet;
       let n = 0;
       for (const h of fleet.hosts()) if (fleet.get(h)?.online) n++;
       return n;
     },
+    waiting: () => controller.dispatcher.waitingCounts(),
+    unavailable: () => controller.budget.unavailable(),
   });
   await using _http = config.http.listen === null
     ? undefined
     : startHttpServer(config.http.listen, {
       metrics,
       ready: () => controller.readiness(),
-      tasks: () => controller.dispatcher.inFlight(),
+      tasks: () => controller.tasks(),
     });
   const onRejection = (e: PromiseRejectionEvent) => {
     e.preventDefault();

@@ -92,7 +92,7 @@ Deno.test("mandrill config check lists all five mistakes of a file (exit 1)", as
   assert.deepEqual(run.stderr.trimEnd().split("\n"), [
     `${file}: mqtt.keepAliveSec: unknown key; did you mean "keepaliveSec"?`,
     `${file}: hosts.web_2: invalid key: must be an RFC 1123 host name of at most 253 characters`,
-    `${file}: policy.maxConcurrent: expected a positive integer, got -1`,
+    `${file}: policy.maxUnavailable: expected a positive integer, got -1`,
     `${file}: log.format: expected one of "json", "pretty", got "xml"`,
     `${file}: hosts["web-1.example.com"].executor: unknown executor "sshh"; did you mean "ssh"?`,
   ]);
@@ -139,7 +139,7 @@ Deno.test("mandrill config schema prints the JSON Schema", async () => {
   const schema = JSON.parse(run.stdout);
   assert.equal(schema.$id, "urn:mandrill:config");
   assert.equal(schema.title, "mandrill config");
-  assert.equal(schema.properties.policy.properties.maxConcurrent.default, 4);
+  assert.equal(schema.properties.policy.properties.maxUnavailable.default, 4);
 });
 
 Deno.test("mandrill config schema --output writes the schema to a file", async () => {

@@ -17,8 +17,8 @@ export interface Sizes {
   window: number;
   /** Requests in the executor scenario. */
   execN: number;
-  /** maxConcurrent in the executor and latency scenarios. */
-  maxConcurrent: number;
+  /** maxUnavailable in the executor and latency scenarios. */
+  maxUnavailable: number;
   /** Requests per second and seconds of the latency scenario. */
   latencyRate: number;
   latencySec: number;
@@ -40,7 +40,7 @@ export const FULL: Sizes = {
   hosts: 5_000,
   window: 2_000,
   execN: 5_000,
-  maxConcurrent: 64,
+  maxUnavailable: 64,
   latencyRate: 1_000,
   latencySec: 30,
   sustainedRate: 500,

@@ -56,7 +56,7 @@ export async function latencyRun(
   options: LatencyRunOptions,
 ): Promise<LatencyRun | OverloadedRun> {
   const { rate: latencyRate, durationSec: latencySec } = options;
-  const { hosts, maxConcurrent } = ctx.sizes;
+  const { hosts, maxUnavailable } = ctx.sizes;
   const count = latencyRate * latencySec;
   const prefix = ctx.prefix("latency");
   const dir = await Deno.makeTempDir({ prefix: "mandrill-bench-lat-" });
@@ -68,7 +68,7 @@ export async function latencyRun(
       prefix,
       hosts,
       argv: await _stampArgv(dir, startsFile),
-      policy: { maxConcurrent, maxConcurrentPerGroup: maxConcurrent },
+      policy: { maxUnavailable, maxUnavailablePerGroup: maxUnavailable },
     });
     const args: PublisherArgs = {
       mode: "rate",

@@ -25,7 +25,7 @@ export interface BenchMandrillOptions {
   hosts: number;
   /** argv of the `local` command executor (the host name is appended). Default: `/bin/true`. */
   argv?: string[];
-  /** `policy` overrides on top of dry run off, no rate limits, maxConcurrent 64. */
+  /** `policy` overrides on top of dry run off, no rate limits, maxUnavailable 64. */
   policy?: NonNullable<ConfigInput["policy"]>;
   /** `shutdown.graceSec`. Default: 5. */
   graceSec?: number;
@@ -71,8 +71,8 @@ export class BenchMandrill implements AsyncDisposable {
       ),
       policy: {
         dryRun: false,
-        maxConcurrent: 64,
-        maxConcurrentPerGroup: 64,
+        maxUnavailable: 64,
+        maxUnavailablePerGroup: 64,
         minIntervalSec: 0,
         maxPerHour: 10_000_000,
         ...o.policy,

@@ -196,7 +196,7 @@ export async function runScenarios(
         run: () => spawnCeilingRun(ctx, c.argv),
       });
       f.add("executor", {
-        metric: `ceiling: bare Deno spawning ${c.label}, ${z.maxConcurrent} at once`,
+        metric: `ceiling: bare Deno spawning ${c.label}, ${z.maxUnavailable} at once`,
         unit: "spawns/s",
         runs: c.runs.map((r) => r.spawnsPerSec),
         higherIsBetter: up,
@@ -216,7 +216,7 @@ export async function runScenarios(
     });
     details.executor = runs;
     f.add("executor", {
-      metric: `/bin/true, maxConcurrent ${z.maxConcurrent}, ${fmt(z.execN)} requests`,
+      metric: `/bin/true, maxUnavailable ${z.maxUnavailable}, ${fmt(z.execN)} requests`,
       unit: "req/s",
       runs: runs.map((r) => r.msgsPerSec),
       higherIsBetter: up,

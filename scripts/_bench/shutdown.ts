@@ -1,6 +1,6 @@
 /**
  * Shutdown: SIGTERM while `shutdownInFlight` restarts run (`sleep 30`, as many
- * as maxConcurrent allows) and `shutdownPending` more wait for a slot, with
+ * as maxUnavailable allows) and `shutdownPending` more wait for a slot, with
  * `shutdown.graceSec: 1`. Measures SIGTERM → exit and checks what was left:
  * the waiting rows still pending, the running ones interrupted, no `sleep` left.
  * @module
@@ -56,7 +56,7 @@ export async function shutdownRun(ctx: BenchContext): Promise<ShutdownRun> {
     hosts,
     // The host name is appended as $0; exec so the sleep is the executor's own child.
     argv: ["/bin/sh", "-c", "exec sleep 30"],
-    policy: { maxConcurrent: shutdownInFlight, maxConcurrentPerGroup: shutdownInFlight },
+    policy: { maxUnavailable: shutdownInFlight, maxUnavailablePerGroup: shutdownInFlight },
     graceSec: 1,
   });
   await using pub = burst(ctx, { prefix, count, idPrefix: "s-" });

@@ -122,8 +122,8 @@ export async function pipelineRun(
     argv: ["/bin/true"],
     policy: {
       dryRun,
-      maxConcurrent: ctx.sizes.maxConcurrent,
-      maxConcurrentPerGroup: ctx.sizes.maxConcurrent,
+      maxUnavailable: ctx.sizes.maxUnavailable,
+      maxUnavailablePerGroup: ctx.sizes.maxUnavailable,
     },
     denoFlags: cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [],
   });
@@ -172,15 +172,15 @@ export interface SpawnCeilingRun {
 
 /**
  * The executor's ceiling: a bare Deno process starting `argv` execN times,
- * maxConcurrent at once, with no MQTT, store or pipeline around it.
+ * maxUnavailable at once, with no MQTT, store or pipeline around it.
  */
 export async function spawnCeilingRun(
   ctx: BenchContext,
   argv: string[],
 ): Promise<SpawnCeilingRun> {
-  const { execN, maxConcurrent } = ctx.sizes;
+  const { execN, maxUnavailable } = ctx.sizes;
   await using p = BenchProcess.deno(SCRIPTS.spawnCeiling, [
-    JSON.stringify({ argv, count: execN, concurrency: maxConcurrent }),
+    JSON.stringify({ argv, count: execN, concurrency: maxUnavailable }),
   ]);
   const r = await p.json<SpawnCeilingResult>(300_000);
   if (r.failed > 0) throw new Error(`spawn ceiling: ${r.failed} of ${r.spawns} ${argv[0]} failed`);

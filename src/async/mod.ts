@@ -16,3 +16,4 @@ export {
   type Lease,
   type TryAcquireOptions,
 } from "./keyed_limiter.ts";
+export { type Permit, Semaphore, type SemaphoreAcquireOptions } from "./semaphore.ts";

@@ -9,8 +9,10 @@
  * arrive as a Poisson process of mean `mean - min` (tick probability
  * `p = 1 - exp(-tick / (mean - min))`), so dead time plus waiting time average
  * `mean`. When `min >= mean` a group restarts every `min`. The victim is drawn
- * uniformly among the group's eligible hosts: online, not excluded by pattern,
- * not restarted (by anyone) within `minTimeBetweenRestarts`.
+ * uniformly among the group's eligible hosts: up (an agent host: online with a
+ * fresh heartbeat), not excluded by pattern, not restarted (by anyone) within
+ * `minTimeBetweenRestarts`, and within the unavailability budget — chaos
+ * never queues a restart that would have to wait.
  *
  * Leashed (the default), the scheduler only logs and reports what it would
  * restart. Unleashed, it submits a request that goes through the same inbox
@@ -66,8 +68,10 @@ export interface ChaosSchedulerOptions {
   config: () => ChaosConfig;
   /** The configured hosts of a group (candidates before the online/exclude/interval filters). */
   hostsOfGroup: (group: string) => readonly string[];
-  /** Whether a host's agent is online. Offline hosts are never picked. */
+  /** Whether a host is up as far as mandrill can tell (an agent host: online with a fresh heartbeat). Others are never picked. */
   isOnline: (host: string) => boolean;
+  /** Whether restarting the host now stays within the unavailability budget; chaos never queues a restart that would wait. Default: always. */
+  hasBudget?: (host: string) => boolean;
   /** When a host was last restarted (ms), by anyone; undefined if never. */
   lastRestartAt: (host: string) => number | undefined;
   /** Hands a request to the inbox and policy gate, synchronously. Called only unleashed. */
@@ -173,13 +177,14 @@ export class ChaosScheduler {
     if (!(this.#random() < p)) return { kind: "idle", group };
 
     const excluded = hostMatcher(settings.exclude);
-    const counts = { offline: 0, excluded: 0, recent: 0 };
+    const counts = { offline: 0, excluded: 0, recent: 0, budget: 0 };
     const eligible: string[] = [];
     const candidates = this.#o.hostsOfGroup(group);
     for (const host of candidates) {
       if (excluded(host)) counts.excluded++;
       else if (!this.#o.isOnline(host)) counts.offline++;
       else if (this.#restartedWithin(host, now, minMs)) counts.recent++;
+      else if (this.#o.hasBudget?.(host) === false) counts.budget++;
       else eligible.push(host);
     }
     if (eligible.length === 0) {
@@ -187,8 +192,9 @@ export class ChaosScheduler {
         kind: "skipped",
         group,
         reason: `no eligible host in ${group} (${candidates.length} in the group: ` +
-          `${counts.excluded} excluded, ${counts.offline} offline, ` +
-          `${counts.recent} restarted less than ${settings.minTimeBetweenRestarts} ago)`,
+          `${counts.excluded} excluded, ${counts.offline} not up, ` +
+          `${counts.recent} restarted less than ${settings.minTimeBetweenRestarts} ago, ` +
+          `${counts.budget} over the unavailability budget)`,
       };
     }
     const host =

@@ -5,6 +5,22 @@
 import { z } from "zod";
 import { argumentString, argvField, nonEmptyString, portField, secondsField } from "./fields.ts";
 
+/** A local command that must pass before a restarted host counts as back. */
+export const healthCheckSchema = z.strictObject({
+  argv: argvField().describe(
+    "Command and arguments, run on this machine with the host name appended. No shell. Exit 0 means healthy.",
+  ),
+  timeoutSec: secondsField().default(10).describe("Time limit of one check."),
+}).describe(
+  "A check that must also pass, retried with backoff, before the host counts as back (a host whose kernel booted but whose service is broken is not recovered).",
+);
+
+function _recoveryField(defaultMode: "boot" | "none") {
+  return z.enum(["boot", "none"]).default(defaultMode).describe(
+    `How a restarted host counts as back: "boot", when it reports a new boot id (from its agent, or an SSH probe); "none", when the command succeeded (for remediation that restarts a service, not the host). Default: "${defaultMode}".`,
+  );
+}
+
 const DEFAULT_REBOOT = ["sudo", "systemctl", "reboot"];
 
 /** Restart over OpenSSH: `ssh [options] user@address -- command...`. */
@@ -39,6 +55,8 @@ export const sshExecutorSchema = z.strictObject({
   expectDisconnect: z.boolean().default(false).describe(
     "Count a dropped connection (ssh exit 255 after the command started) as success: reboot often kills the session.",
   ),
+  recovery: _recoveryField("boot"),
+  healthCheck: healthCheckSchema.optional(),
 }).describe("Restart over OpenSSH, no shell on this side.");
 
 /** Restart through the host's own `mandrill agent`, over MQTT. */
@@ -48,8 +66,10 @@ export const agentExecutorSchema = z.strictObject({
     "Fail if the agent has not reported a result by then.",
   ),
   staleSec: secondsField().default(90).describe(
-    "Refuse to send a command to an agent whose last heartbeat is older than this.",
+    "An agent whose last heartbeat is older than this counts as stale: its host is unavailable, and no command is sent to it.",
   ),
+  recovery: _recoveryField("boot"),
+  healthCheck: healthCheckSchema.optional(),
 }).describe("Restart by sending a command to the host's agent on {p}/agents/{host}/commands.");
 
 /** Restart by running a local command with the host name as its last argument. */
@@ -57,6 +77,10 @@ export const commandExecutorSchema = z.strictObject({
   type: z.literal("command"),
   argv: argvField().describe("Command and arguments; the host name is appended. No shell."),
   timeoutSec: secondsField().default(30).describe("Kill the command if it runs longer."),
+  recovery: z.literal("none").default("none").describe(
+    'A command cannot see a boot id: its success is the end ("none"). Add a healthCheck to wait for the host to be healthy.',
+  ),
+  healthCheck: healthCheckSchema.optional(),
 }).describe("Restart by running a local command: argv..., host.");
 
 /** One executor, chosen by `type`. */

@@ -61,3 +61,37 @@ export function nameField(what: string): z.ZodString {
     error: `expected ${what}: letters, digits, "_", "-" or "."`,
   });
 }
+
+const _PERCENT_RE = /^(?:100|[1-9]?\d)%$/;
+
+/**
+ * A budget of hosts: an integer >= 1, or a percentage string such as `"25%"`
+ * (of a group's hosts, rounded down, at least 1). See `budgetLimit`.
+ */
+export function budgetField(): z.ZodUnion<[z.ZodNumber, z.ZodString]> {
+  const message = 'expected a positive integer or a percentage such as "25%"';
+  return z.union([
+    z.int({ error: message }).min(1, { error: message }),
+    z.string().regex(_PERCENT_RE, { error: message }).refine((s) => s !== "0%", {
+      error: message,
+    }),
+  ], { error: message });
+}
+
+/**
+ * The number of hosts a {@linkcode budgetField} value allows in a group of
+ * `size` hosts: the integer itself, or the percentage of `size` rounded down,
+ * at least 1.
+ *
+ * @example
+ * ```ts
+ * budgetLimit("25%", 10); // 2
+ * budgetLimit("10%", 3); // 1
+ * budgetLimit(2, 10); // 2
+ * ```
+ */
+export function budgetLimit(budget: number | string, size: number): number {
+  if (typeof budget === "number") return budget;
+  const pct = Number(budget.slice(0, -1));
+  return Math.max(1, Math.floor((pct * size) / 100));
+}

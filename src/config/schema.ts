@@ -9,6 +9,7 @@ import { chaosSchema } from "./chaos_schema.ts";
 import { executorsSchema } from "./executors_schema.ts";
 import {
   argumentString,
+  budgetField,
   intField,
   nameField,
   nonEmptyString,
@@ -28,7 +29,7 @@ export const hostEntrySchema = z.strictObject({
     "Address to connect to. Default: the host name.",
   ),
   group: nameField("a group name").optional().describe(
-    "Group, for maxConcurrentPerGroup and chaos. A host with no group is a group of its own.",
+    "Group, for maxUnavailablePerGroup and chaos. A host with no group is a group of its own.",
   ),
   port: portField().optional().describe("Port for the executor (ssh), overriding the executor's."),
 }).describe("A host mandrill may restart.");
@@ -72,9 +73,14 @@ export const configSchema = z.strictObject({
   }).prefault({}).describe("The fleet view built from agents' heartbeats."),
   policy: z.strictObject({
     dryRun: z.boolean().default(false).describe("Decide and log, but never restart anything."),
-    maxConcurrent: intField(1).default(4).describe("Most restarts in progress at once."),
-    maxConcurrentPerGroup: intField(1).default(1).describe(
-      "Most restarts in progress at once in one group.",
+    maxUnavailable: intField(1).default(4).describe(
+      "Most hosts unavailable at once, fleet-wide: being restarted, coming back, not back after a restart, or with an agent offline or stale. A restart that would exceed it waits (up to maxWaitSec).",
+    ),
+    maxUnavailablePerGroup: budgetField().default(1).describe(
+      'Most hosts of one group unavailable at once: an integer, or a share of the group\'s hosts such as "25%" (rounded down, at least 1). A restart that would exceed it waits (up to maxWaitSec).',
+    ),
+    maxWaitSec: secondsOrZeroField().default(3600).describe(
+      "How long a request may wait for the unavailability budget; then it is skipped, naming what is down.",
     ),
     minIntervalSec: intField(0).default(3600).describe(
       "Skip a host restarted less than this long ago.",
@@ -88,12 +94,29 @@ export const configSchema = z.strictObject({
       ),
       maxDelayMs: intField(0).default(30000).describe("Longest delay between attempts."),
     }).prefault({}).describe("Retries of a failed restart."),
+    breaker: z.strictObject({
+      failures: intField(1).default(3).describe("Failed restarts that trip the breaker."),
+      withinSec: secondsField().default(3600).describe("Window the failures are counted in."),
+    }).nullable().prefault({}).describe(
+      'When this many restarts fail or do not come back within the window, mandrill engages the kill switch itself (a retained pause on {p}/control, reason "breaker: ..."); "mandrill resume" releases it. null turns it off.',
+    ),
   }).prefault({}).describe("Safety rules of the policy gate."),
   recovery: z.strictObject({
     timeoutSec: secondsField().default(600).describe(
-      'Report "did not come back" when a host has not come back after this long.',
+      'Report "did not come back" when a host has not come back after this long (it stays unavailable until it is seen back).',
     ),
-    probeIntervalSec: secondsField().default(5).describe("How often recovery is checked."),
+    probeIntervalSec: secondsField().default(5).describe(
+      "First delay between recovery checks (SSH probes, health checks); they back off per host from there.",
+    ),
+    probeMaxIntervalSec: secondsField().default(60).describe(
+      "Longest delay between two recovery checks of one host.",
+    ),
+    probeTimeoutSec: secondsField().default(10).describe(
+      "Time limit of one SSH boot-id probe, including the one before a restart (which never stretches the executor's timeoutSec).",
+    ),
+    maxProbes: intField(1).default(16).describe(
+      "Most recovery probe and health-check processes at once, fleet-wide, so probing many recovering hosts never starves restarts.",
+    ),
   }).prefault({}).describe("Tracking how long restarted hosts take to come back."),
   chaos: chaosSchema,
   shutdown: z.strictObject({

@@ -44,7 +44,7 @@ export function devConfig(
     http: { listen: `127.0.0.1:${options.httpPort}` },
     executors: { agent: { type: "agent", timeoutSec: 10, staleSec: 10 } },
     hosts,
-    policy: { maxConcurrent: 3, maxConcurrentPerGroup: 1, minIntervalSec: 15, maxPerHour: 1000 },
+    policy: { maxUnavailable: 3, maxUnavailablePerGroup: 1, minIntervalSec: 15, maxPerHour: 1000 },
     recovery: { timeoutSec: 60, probeIntervalSec: 1 },
     chaos: {
       enabled: true,

@@ -10,7 +10,12 @@ import type { Topics } from "../contract/topics.ts";
 import type { FleetView } from "../fleet/fleet_view.ts";
 import { errorMessage, log } from "../log.ts";
 import { reasonText } from "./_run.ts";
-import type { ExecuteOutcome, ExecuteRequest, Executor } from "./types.ts";
+import {
+  effectiveTimeoutMs,
+  type ExecuteOutcome,
+  type ExecuteRequest,
+  type Executor,
+} from "./types.ts";
 
 /** The part of an `MqttConnection` the executor publishes commands with. */
 export interface CommandPublisher {
@@ -124,7 +129,10 @@ export class AgentExecutor implements Executor {
     let sent = false;
     try {
       const end = await new Promise<_End>((done) => {
-        timer = setTimeout(() => done({ kind: "timeout", sent }), this.#timeoutSec * 1000);
+        timer = setTimeout(
+          () => done({ kind: "timeout", sent }),
+          effectiveTimeoutMs(req, this.#timeoutSec),
+        );
         onAbort = () => done({ kind: "aborted", reason: signal?.reason, sent });
         signal?.addEventListener("abort", onAbort, { once: true });
         result.then((r) => done({ kind: "result", result: r }));

@@ -6,7 +6,12 @@
 import { isValidHost, isValidId } from "../contract/ids.ts";
 import { programName, reasonText, runProcess, withTail } from "./_run.ts";
 import type { Spawner } from "./_spawner.ts";
-import type { ExecuteOutcome, ExecuteRequest, Executor } from "./types.ts";
+import {
+  effectiveTimeoutMs,
+  type ExecuteOutcome,
+  type ExecuteRequest,
+  type Executor,
+} from "./types.ts";
 
 /** Options of {@linkcode CommandExecutor}. */
 export interface CommandExecutorOptions {
@@ -71,10 +76,11 @@ export class CommandExecutor implements Executor {
     }
     const [program, ...args] = this.#argv as [string, ...string[]];
     const name = programName(program);
+    const timeoutMs = effectiveTimeoutMs(req, this.#timeoutSec);
     const result = await runProcess(program, {
       args: [...args, req.host],
       env: { [REQUEST_ID_ENV]: req.id },
-      timeoutMs: this.#timeoutSec * 1000,
+      timeoutMs,
       signal,
       spawner: this.#spawner,
     });
@@ -90,7 +96,7 @@ export class CommandExecutor implements Executor {
         return {
           kind: "timeout",
           detail: withTail(
-            `${name} for ${req.host} did not finish within ${this.#timeoutSec} s ` +
+            `${name} for ${req.host} did not finish within ${timeoutMs / 1000} s ` +
               `(killed with ${result.killedWith})`,
             result.stderr,
           ),

@@ -14,7 +14,12 @@ import {
   type SshExecutorOptions as SshArgvOptions,
   targetProblem,
 } from "./_ssh_argv.ts";
-import type { ExecuteOutcome, ExecuteRequest, Executor } from "./types.ts";
+import {
+  effectiveTimeoutMs,
+  type ExecuteOutcome,
+  type ExecuteRequest,
+  type Executor,
+} from "./types.ts";
 
 export { buildSshArgv, isValidAddress, quoteForShell } from "./_ssh_argv.ts";
 
@@ -158,9 +163,10 @@ async function runSsh(
   const o = resolveOptions(options);
   const [program, ...args] = buildSshArgv(req, options) as [string, ...string[]];
   const target = `${o.user}@${req.address ?? req.host}`;
+  const timeoutMs = effectiveTimeoutMs(req, o.timeoutSec);
   const result = await runProcess(program, {
     args,
-    timeoutMs: o.timeoutSec * 1000,
+    timeoutMs,
     signal,
     spawner: options.spawner,
   });
@@ -176,7 +182,7 @@ async function runSsh(
       return {
         kind: "timeout",
         detail: withTail(
-          `${programName(program)} to ${target} did not finish within ${o.timeoutSec} s`,
+          `${programName(program)} to ${target} did not finish within ${timeoutMs / 1000} s`,
           result.stderr,
         ),
       };

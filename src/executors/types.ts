@@ -14,6 +14,18 @@ export interface ExecuteRequest {
   /** Port to connect to (ssh), overriding the executor's. */
   port?: number;
   reason?: string;
+  /**
+   * Time limit of this request in ms, when shorter than the executor's own
+   * `timeoutSec` (what is left of it after the boot-id probe). Default: the
+   * executor's.
+   */
+  timeoutMs?: number;
+}
+
+/** The time limit of `req` for an executor whose own limit is `timeoutSec`, in ms. */
+export function effectiveTimeoutMs(req: ExecuteRequest, timeoutSec: number): number {
+  const own = timeoutSec * 1000;
+  return req.timeoutMs === undefined ? own : Math.max(1, Math.min(own, req.timeoutMs));
 }
 
 /** Every expected outcome of an executor, as a tagged union. */

@@ -44,6 +44,9 @@ export interface BootChange {
 /** Listener of {@linkcode FleetView.onBootChange}; called synchronously, must not throw. */
 export type BootChangeListener = (change: BootChange) => void;
 
+/** Listener of {@linkcode FleetView.onOnlineChange}; called synchronously, must not throw. */
+export type OnlineChangeListener = (host: string, online: boolean) => void;
+
 /** Options of {@linkcode FleetView}. */
 export interface FleetViewOptions {
   /** Most hosts tracked; heartbeats and statuses of further new hosts are refused (counted, logged). Default: 200,000. */
@@ -79,6 +82,7 @@ class _HostRecord implements FleetHost {
 export class FleetView {
   readonly #hosts = new Map<string, _HostRecord>();
   readonly #listeners = new Set<BootChangeListener>();
+  readonly #onlineListeners = new Set<OnlineChangeListener>();
   readonly #maxHosts: number;
   #refused = 0;
 
@@ -120,7 +124,7 @@ export class FleetView {
   onHeartbeat(hb: Heartbeat, now: number): boolean {
     const rec = this.#record(hb.host, now);
     if (rec === undefined) return false;
-    rec.online = true;
+    this.#setOnline(hb.host, rec, true);
     rec.offlineSince = undefined;
     rec.uptimeSec = hb.uptimeSec;
     rec.lastSeen = now;
@@ -139,12 +143,12 @@ export class FleetView {
     rec.lastSeen = now;
     rec.lastStatusAt = now;
     if (status.state === "online") {
-      rec.online = true;
+      this.#setOnline(host, rec, true);
       rec.offlineSince = undefined;
       if (status.bootId !== undefined) this.#setBootId(host, rec, status.bootId, now);
     } else {
       if (rec.online || rec.offlineSince === undefined) rec.offlineSince = now;
-      rec.online = false;
+      this.#setOnline(host, rec, false);
     }
     return true;
   }
@@ -174,6 +178,31 @@ export class FleetView {
   onBootChange(listener: BootChangeListener): Disposable {
     this.#listeners.add(listener);
     return { [Symbol.dispose]: () => this.#listeners.delete(listener) };
+  }
+
+  /**
+   * Calls `listener` whenever a host's agent goes online or offline (a status,
+   * a last will, or a heartbeat after an offline status). Dispose the result to
+   * stop listening.
+   */
+  onOnlineChange(listener: OnlineChangeListener): Disposable {
+    this.#onlineListeners.add(listener);
+    return { [Symbol.dispose]: () => this.#onlineListeners.delete(listener) };
+  }
+
+  #setOnline(host: string, rec: _HostRecord, online: boolean): void {
+    if (rec.online === online) return;
+    rec.online = online;
+    for (const listener of this.#onlineListeners) {
+      try {
+        listener(host, online);
+      } catch (err) {
+        log("fleet").error("Online listener failed for {host}: {error}", {
+          host,
+          error: errorMessage(err),
+        });
+      }
+    }
   }
 
   /** Forgets a host (e.g. decommissioned). True if it was known. */

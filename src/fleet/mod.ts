@@ -1,6 +1,6 @@
 /**
- * The fleet: per-host state from the agents' heartbeats and statuses, the
- * routes that feed it from MQTT, and recovery tracking after a restart.
+ * The fleet: per-host state from the agents' heartbeats and statuses, and the
+ * routes that feed it from MQTT.
  * @module
  */
 export {
@@ -9,14 +9,6 @@ export {
   type FleetHost,
   FleetView,
   type FleetViewOptions,
+  type OnlineChangeListener,
 } from "./fleet_view.ts";
 export { type MessageRouter, routeFleet, type RouteFleetOptions } from "./routes.ts";
-export {
-  type BootProbe,
-  type ProbeOutcome,
-  type RecoveredEvent,
-  type RecoveryTimeoutEvent,
-  RecoveryTracker,
-  type RecoveryTrackerOptions,
-  type TrackRequest,
-} from "./recovery.ts";

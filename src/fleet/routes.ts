@@ -33,6 +33,13 @@ export interface RouteFleetOptions {
   clock: Clock;
   /** Receives every valid result, e.g. `agentExecutor.handleResult`. Default: results are not subscribed. */
   onResult?: (host: string, result: AgentResult) => void;
+  /**
+   * Whether messages on `host`'s agent topics count: the config's word on
+   * which hosts have agents (an SSH host is judged by its probe, never by a
+   * heartbeat on its topic). Others are dropped (counted, logged now and
+   * then). Default: every host.
+   */
+  accepts?: (host: string) => boolean;
 }
 
 /**
@@ -49,6 +56,18 @@ export interface RouteFleetOptions {
  */
 export function routeFleet(conn: MessageRouter, options: RouteFleetOptions): void {
   const { topics, fleet, clock, onResult } = options;
+  let refused = 0;
+  const accepts = (host: string, topic: string): boolean => {
+    if (options.accepts === undefined || options.accepts(host)) return true;
+    // Every message of an unknown agent counts; log the first and every 1,000th.
+    if (++refused === 1 || refused % 1000 === 0) {
+      log("fleet").warn(
+        "Dropping a message on {topic}: {host} has no agent in the config ({refused} dropped so far)",
+        { topic, host, refused },
+      );
+    }
+    return false;
+  };
   conn.route(topics.allHeartbeats, 0, (topic, payload) => {
     const hb = _parse(topic, payload, heartbeatSchema);
     if (hb === undefined) return;
@@ -59,19 +78,22 @@ export function routeFleet(conn: MessageRouter, options: RouteFleetOptions): voi
       });
       return;
     }
+    if (!accepts(hb.host, topic)) return;
     fleet.onHeartbeat(hb, clock.now());
   });
   conn.route(topics.allStatus, 1, (topic, payload) => {
     // A retained status is cleared with an empty payload: nothing to apply.
     if (payload.byteLength === 0) return;
     const host = _host(topic);
-    const status = host === undefined ? undefined : _parse(topic, payload, agentStatusSchema);
-    if (host === undefined || status === undefined) return;
+    if (host === undefined || !accepts(host, topic)) return;
+    const status = _parse(topic, payload, agentStatusSchema);
+    if (status === undefined) return;
     fleet.onStatus(host, status, clock.now());
   });
   if (onResult !== undefined) {
     conn.route(topics.allResults, 1, (topic, payload) => {
       const host = _host(topic);
+      if (host !== undefined && !accepts(host, topic)) return;
       const result = host === undefined ? undefined : _parse(topic, payload, agentResultSchema);
       if (host === undefined || result === undefined) return;
       onResult(host, result);

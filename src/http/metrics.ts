@@ -10,10 +10,20 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Phase } from "../contract/messages.ts";
 import type { IntakeResult } from "../intake/intake.ts";
 import { errorMessage, log } from "../log.ts";
-import type { PhaseInfo } from "../pipeline/dispatch_types.ts";
-import { SKIP_CODES } from "../pipeline/policy.ts";
+import type { PhaseInfo } from "../restart/restart_types.ts";
+import { SKIP_CODES, type WaitCode } from "../pipeline/policy.ts";
+import type { Unavailability } from "../restart/budget.ts";
 
-export type { PhaseInfo } from "../pipeline/dispatch_types.ts";
+export type { PhaseInfo } from "../restart/restart_types.ts";
+
+/** Every value of the `state` label of `mandrill_hosts_unavailable`. */
+export const UNAVAILABLE_STATES: readonly Unavailability[] = [
+  "restarting",
+  "coming_back",
+  "not_back",
+  "offline",
+  "stale",
+];
 
 /** Every value of the `reason` label of `mandrill_skips_total`: the gate's codes, and "other". */
 export const SKIP_REASON_LABELS = [...SKIP_CODES, "other"] as const;
@@ -49,6 +59,10 @@ export interface MetricsSources {
   fleetHosts?: () => number;
   /** Hosts whose agent is online. */
   fleetOnline?: () => number;
+  /** Requests waiting for the unavailability budget, by why. */
+  waiting?: () => Record<WaitCode, number>;
+  /** Unavailable hosts, each with why. */
+  unavailable?: () => ReadonlyMap<string, Unavailability>;
 }
 
 /** Options of {@linkcode Metrics}. */
@@ -80,6 +94,7 @@ export class Metrics {
   readonly #historyErrors: Counter;
   readonly #unhandled: Counter;
   readonly #reloads: Counter<"result">;
+  readonly #breakerTrips: Counter;
 
   /** Builds every metric on a fresh registry; `options` documents the defaults. */
   constructor(options: MetricsOptions = {}) {
@@ -159,6 +174,43 @@ export class Metrics {
       registers,
     });
     for (const result of ["ok", "error"]) this.#reloads.inc({ result }, 0);
+    this.#breakerTrips = new Counter({
+      name: `${p}breaker_trips_total`,
+      help: "Times the breaker engaged the kill switch after too many failed restarts.",
+      registers,
+    });
+    const live = () => this.#sources;
+    const read = <T>(name: string, fn: () => T | undefined) => this.#read(name, fn);
+    new Gauge({
+      name: `${p}requests_waiting`,
+      help: "Requests waiting for the unavailability budget, by reason (group or fleet).",
+      labelNames: ["reason"],
+      registers,
+      collect() {
+        const counts = read("waiting", () => live().waiting?.());
+        for (const reason of ["group", "fleet"] as const) {
+          this.set({ reason }, counts?.[reason] ?? 0);
+        }
+      },
+    });
+    new Gauge({
+      name: `${p}hosts_unavailable`,
+      help:
+        "Hosts unavailable now, by state: restarting, coming_back, not_back (mandrill's restarts), offline, stale (agents).",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        const down = read("unavailable", () => live().unavailable?.());
+        const counts = new Map<string, number>(UNAVAILABLE_STATES.map((s) => [s, 0]));
+        for (const state of down?.values() ?? []) counts.set(state, (counts.get(state) ?? 0) + 1);
+        for (const [state, n] of counts) this.set({ state }, n);
+      },
+    });
+  }
+
+  /** Counts a trip of the breaker. */
+  onBreakerTrip(): void {
+    this.#breakerTrips.inc();
   }
 
   /** Content type of {@linkcode render}'s output (Prometheus text format 0.0.4). */

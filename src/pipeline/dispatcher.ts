@@ -1,45 +1,39 @@
 /**
  * The dispatcher: takes pending inbox rows in arrival order with a bounded
  * window in memory — handed over by intake as they are inserted, or read back
- * from the store after a start or whenever the hand-over queue overflowed — runs each through the policy gate, waits for a slot
- * (`maxConcurrent`, `maxConcurrentPerGroup`, never two on one host), marks the
- * row `started`, then saves history ‖ executes, marks it done and publishes
- * the event. Work in flight is aborted through its AbortSignal on shutdown.
+ * from the store after a start or whenever the hand-over queue overflowed —
+ * never two actions on one host at once, and runs each through the policy
+ * gate: a skip ends the row; a restart that would exceed the unavailability
+ * budget waits (pending, up to `policy.maxWaitSec`) and goes as soon as the
+ * budget allows; an allowed one is handed to the owner of a restart's life.
+ * Work in flight is aborted through its AbortSignal on shutdown.
  * @module
  */
-import { setImmediate } from "node:timers";
 import { KeyedLimiter, TaskGroup } from "../async/mod.ts";
-import { executeWithRetry } from "./attempts.ts";
-import type { RestartRequest } from "../contract/messages.ts";
-import { describeOutcome, type ExecuteOutcome } from "../executors/types.ts";
 import { errorMessage, log, withLogContext } from "../log.ts";
-import type { InboxRow, Outcome } from "../store/mod.ts";
-import { RestartLedger } from "./ledger.ts";
-import type { DispatcherOptions, HostTarget, InFlight, PhaseInfo } from "./dispatch_types.ts";
+import type { InboxRow } from "../store/mod.ts";
+import type { DispatcherOptions, HostTarget, InFlight } from "./dispatch_types.ts";
+import { decide, type GateDecision, type WaitCode } from "./policy.ts";
 
 export type {
   DispatcherOptions,
   DispatchPolicy,
+  GateFacts,
   HostTarget,
   InFlight,
-  PhaseInfo,
+  RestartRunner,
 } from "./dispatch_types.ts";
-import { decide, type GateDecision } from "./policy.ts";
 
-type PhaseExtra = Omit<PhaseInfo, "host" | "detail">;
-
-/** Writes that join the store's group-commit batch; see `#commitSoon`. */
-const DEFER = { deferCommit: true } as const;
 /** Rows read or handed over at once. */
 const BATCH = 256;
 /** Rows held in the hand-over queue at most (beyond the window); more are read back from the store. */
 const MAX_QUEUED = 8192;
 
-/** Takes pending rows and drives each through the pipeline. */
+/** Takes pending rows and drives each through the gate. */
 export class Dispatcher {
   readonly #o: DispatcherOptions;
-  readonly #ledger = new RestartLedger();
-  readonly #limiter: KeyedLimiter;
+  /** One key per host: never two actions on one host at once. */
+  readonly #hosts = new KeyedLimiter({ limit: Infinity });
   readonly #claimed = new Map<string, InFlight>();
   #wake: (() => void) | undefined;
   #woken = false;
@@ -59,15 +53,6 @@ export class Dispatcher {
   /** Builds a dispatcher; call {@linkcode run} to start it. */
   constructor(options: DispatcherOptions) {
     this.#o = options;
-    this.#limiter = new KeyedLimiter({ limit: options.policy().maxConcurrent });
-    const now = options.clock.now();
-    for (
-      const r of options.store.restartsSince(
-        now - Math.max(3_600_000, options.policy().minIntervalSec * 1000),
-      )
-    ) {
-      this.#ledger.record(r.host, r.startedAt);
-    }
   }
 
   /** Tells the dispatcher new rows are pending in the store. Cheap; call after inserts. */
@@ -119,38 +104,24 @@ export class Dispatcher {
     return [...this.#claimed.values()];
   }
 
-  /** Applies a changed `maxConcurrent` (config reload). */
-  applyPolicy(): void {
-    this.#limiter.setLimit(this.#o.policy().maxConcurrent);
+  /** How many requests wait for the budget, by why (`mandrill_requests_waiting{reason}`). */
+  waitingCounts(): Record<WaitCode, number> {
+    const out: Record<WaitCode, number> = { group: 0, fleet: 0 };
+    for (const f of this.#claimed.values()) if (f.waitCode) out[f.waitCode]++;
+    return out;
   }
 
   /**
-   * Reports rows a previous run left `started` as interrupted, then dispatches
-   * until `stop` aborts (no new rows claimed), then waits for work in flight
-   * until `abort` aborts it.
+   * Dispatches until `stop` aborts (no new rows claimed; rows still waiting
+   * stay pending), then waits for work in flight until `abort` aborts it.
    */
   async run(options: { stop: AbortSignal; abort: AbortSignal }): Promise<void> {
-    const { store, events, clock } = this.#o;
-    for (const row of store.interruptStarted(clock.now())) {
-      events.event({
-        id: row.id,
-        host: row.host,
-        phase: "interrupted",
-        detail: "mandrill stopped while the restart was running",
-        ts: clock.now(),
-      });
-      this.#o.onPhase?.("interrupted", { host: row.host });
-      log("dispatcher").warn(
-        "Request {id} for {host} was interrupted by a previous stop; not executed again",
-        { id: row.id, host: row.host },
-      );
-    }
     try {
       await this.#dispatch(options);
     } finally {
       // What finished last is still in the open batch: commit it (and send its
       // events) before the caller closes the connection and the store.
-      store.commitBatch();
+      this.#o.store.commitBatch();
     }
   }
 
@@ -171,9 +142,8 @@ export class Dispatcher {
         for (; i < rows.length && this.#claimed.size < windowSize; i++) {
           const row = rows[i]!;
           this.#lastSeq = row.seq;
-          const claim = this.#claim(row);
-          if (claim) {
-            group.spawn((signal) => this.#process(row, claim, { signal, stop: options.stop }), {
+          if (this.#claim(row)) {
+            group.spawn((signal) => this.#process(row, { signal, stop: options.stop }), {
               independent: true,
               name: row.id,
             });
@@ -182,31 +152,6 @@ export class Dispatcher {
       }
       if (rows.length === 0 && !this.#woken) await this.#waitFor(options.stop, "wake");
     }
-  }
-
-  /**
-   * Commits the store's open batch on the next turn of the event loop, so the
-   * deferred writes of this turn (starts, skips, history, ends) share one
-   * commit. Resolves once it committed; rejects if it failed (also reported to
-   * `onTaskError`).
-   */
-  #commitSoon(): Promise<void> {
-    if (this.#commit) return this.#commit.promise;
-    const commit = Promise.withResolvers<void>();
-    commit.promise.catch(() => {}); // most callers do not wait for it
-    this.#commit = commit;
-    setImmediate(() => {
-      this.#commit = undefined;
-      try {
-        this.#o.store.commitBatch();
-        commit.resolve();
-      } catch (err) {
-        log("dispatcher").error("Cannot commit: {error}", { error: errorMessage(err) });
-        this.#o.onTaskError?.(err);
-        commit.reject(err);
-      }
-    });
-    return commit.promise;
   }
 
   #waitFor(stop: AbortSignal, what: "wake" | "window"): Promise<void> {
@@ -224,36 +169,43 @@ export class Dispatcher {
     });
   }
 
-  #gate(row: InboxRow, target: HostTarget | undefined): GateDecision {
+  #gate(row: InboxRow): { decision: GateDecision; target?: HostTarget } {
+    const facts = this.#o.facts;
     const now = this.#o.clock.now();
-    return decide(row.request, this.#o.policy(), {
+    const target = facts.target(row.host);
+    const state = {
       now,
-      known: target !== undefined && this.#o.executors().has(target.executor),
-      busy: this.#o.awaitingRecovery?.(row.host) ?? false,
-      lastRestartAt: this.#ledger.lastRestartAt(row.host),
-      restartsLastHour: this.#ledger.countLastHour(now),
-      uptimeSec: this.#o.uptimeOf?.(row.host),
-      paused: this.#o.paused?.(),
-      outsideWindow: this.#o.outsideWindow?.(row.request, target),
-    });
-  }
-
-  /** When `host` was last restarted (ms), as the policy gate sees it. */
-  lastRestartAt(host: string): number | undefined {
-    return this.#ledger.lastRestartAt(host);
+      known: target !== undefined,
+      busy: target !== undefined && facts.busy(row.host),
+      lastRestartAt: facts.lastRestartAt(row.host),
+      restartsLastHour: facts.restartsLastHour(now),
+      uptimeSec: facts.uptimeSec(row.host),
+      paused: facts.paused(),
+      outsideWindow: target === undefined ? undefined : facts.outsideWindow(row.request, target),
+      overBudget: undefined as { code: WaitCode; reason: string } | undefined,
+    };
+    let decision = decide(row.request, this.#o.policy(), state);
+    if (decision.kind === "allow") {
+      const budget = facts.budget(row.host);
+      if (!budget.ok) {
+        state.overBudget = budget;
+        decision = decide(row.request, this.#o.policy(), state);
+      }
+    }
+    return { decision, target };
   }
 
   /**
-   * Synchronous first pass: skip at once what the gate already refuses, or claim
-   * the row. The gate runs again once a slot is held; that second decision, taken
-   * in the same synchronous step as marking the row started, is the one that counts.
+   * Synchronous first pass: skip at once what the gate already refuses, or
+   * claim the row. The gate runs again once the host's turn comes; that
+   * decision, taken in the same synchronous step as marking the row started,
+   * is the one that counts.
    */
-  #claim(row: InboxRow): HostTarget | undefined {
-    const target = this.#o.resolveHost(row.host);
-    const d = this.#gate(row, target);
-    if (d.kind === "skip") {
-      this.#finish(row, "skipped", d.reason, { skipCode: d.code });
-      return undefined;
+  #claim(row: InboxRow): boolean {
+    const { decision } = this.#gate(row);
+    if (decision.kind === "skip") {
+      this.#o.restarts.skip(row, decision.code, decision.reason);
+      return false;
     }
     this.#claimed.set(row.id, {
       id: row.id,
@@ -261,7 +213,7 @@ export class Dispatcher {
       phase: "waiting",
       since: this.#o.clock.now(),
     });
-    return target;
+    return true;
   }
 
   #release(row: InboxRow): void {
@@ -271,25 +223,44 @@ export class Dispatcher {
 
   async #process(
     row: InboxRow,
-    target: HostTarget,
     { signal, stop }: { signal: AbortSignal; stop: AbortSignal },
   ): Promise<void> {
     await withLogContext({ id: row.id, host: row.host }, async () => {
+      const waiting = AbortSignal.any([signal, stop]);
       try {
-        // One key per host: never two actions on one host at once. A row still
-        // waiting when shutdown starts stays pending for the next start.
-        using _slot = await this.#limiter.acquire(row.host, {
-          signal: AbortSignal.any([signal, stop]),
-          groupKey: target.group ?? `host:${row.host}`,
-          groupLimit: this.#o.policy().maxConcurrentPerGroup,
-        });
-        if (stop.aborted) return; // left pending: shutdown began while it waited
-        const current = this.#o.resolveHost(row.host);
-        const d = this.#gate(row, current);
-        if (d.kind === "skip") {
-          return this.#finish(row, "skipped", d.reason, { skipCode: d.code });
+        using _host = await this.#hosts.acquire(row.host, { signal: waiting });
+        const flight = this.#claimed.get(row.id)!;
+        for (;;) {
+          // A row still waiting when shutdown starts stays pending for the next start.
+          if (stop.aborted) return;
+          const { decision, target } = this.#gate(row);
+          if (decision.kind === "skip") {
+            return this.#o.restarts.skip(row, decision.code, decision.reason);
+          }
+          if (decision.kind === "allow") {
+            Object.assign(flight, {
+              phase: "executing",
+              since: this.#o.clock.now(),
+              waitingFor: undefined,
+              waitCode: undefined,
+            });
+            return await this.#o.restarts.run(row, target!, signal);
+          }
+          const giveUp = this.#giveUp(row, decision);
+          if (giveUp !== undefined) return this.#o.restarts.skip(row, "budget", giveUp);
+          if (flight.waitCode === undefined) {
+            log("dispatcher").info("Request {id} for {host} waits: {reason}", {
+              id: row.id,
+              host: row.host,
+              reason: decision.reason,
+            });
+          }
+          Object.assign(flight, { waitingFor: decision.reason, waitCode: decision.code });
+          await this.#o.facts.budgetChanged({
+            signal: waiting,
+            timeoutMs: this.#o.recheckMs ?? 1_000,
+          });
         }
-        await this.#execute(row, current!, signal);
       } catch (err) {
         if (signal.aborted || (stop.aborted && err === stop.reason)) {
           log("dispatcher").info("Request {id} left pending: shutting down", { id: row.id });
@@ -307,121 +278,16 @@ export class Dispatcher {
     });
   }
 
-  async #execute(row: InboxRow, target: HostTarget, signal: AbortSignal): Promise<void> {
-    const { store, clock, events } = this.#o;
-    const startedAt = clock.now();
-    const failedCommits = store.failedCommits;
-    if (!store.markStarted(row.id, startedAt, DEFER)) return;
-    this.#ledger.record(row.host, startedAt);
-    const flight = this.#claimed.get(row.id);
-    if (flight) Object.assign(flight, { phase: "executing", since: startedAt });
-    // The start mark is durable before the executor runs (never twice after a
-    // crash); the starts of one turn share a commit. Whoever commits it, a
-    // failed commit means it was rolled back.
-    await this.#commitSoon();
-    if (store.failedCommits !== failedCommits) {
-      throw new Error(`the start of ${row.id} was not committed: a commit failed`);
+  /** Why a request that would wait is skipped instead (chaos never waits; nobody waits past maxWaitSec). */
+  #giveUp(row: InboxRow, decision: { reason: string }): string | undefined {
+    if (row.request.requestedBy === "chaos") {
+      return `chaos does not wait for the budget: ${decision.reason}`;
     }
-    const req: RestartRequest = row.request;
-    events.event({
-      id: row.id,
-      host: row.host,
-      phase: "started",
-      detail: `executor ${target.executor}`,
-      ts: startedAt,
-    });
-    this.#o.onPhase?.("started", { host: row.host, executor: target.executor });
-    log("dispatcher").info("Restarting {host} with executor {executor} ({reason})", {
-      executor: target.executor,
-      reason: req.reason ?? "no reason given",
-    });
-    const saveHistory = async () => {
-      await Promise.resolve();
-      try {
-        store.historyStart({
-          id: row.id,
-          host: row.host,
-          executor: target.executor,
-          requestedBy: req.requestedBy ?? null,
-          reason: req.reason ?? null,
-          startedAt,
-        }, DEFER);
-        this.#commitSoon();
-      } catch (err) {
-        log("dispatcher").error("Cannot save history of {id}: {error}", {
-          error: errorMessage(err),
-        });
-        this.#o.onHistoryError?.(err);
-      }
-    };
-    const execute = async () => {
-      try {
-        await this.#o.onStarted?.({ id: row.id, host: row.host, target, startedAt }, signal);
-      } catch (err) {
-        log("dispatcher").warn("Before restarting: {error}", { error: errorMessage(err) });
-      }
-      return await this.#executeWithRetry(row, target, signal);
-    };
-    const [, outcome] = await Promise.all([saveHistory(), execute()]);
-    const finishedAt = clock.now();
-    const durationMs = finishedAt - startedAt;
-    const phase: Outcome = outcome.kind === "ok"
-      ? "succeeded"
-      : outcome.kind === "aborted"
-      ? "interrupted"
-      : "failed";
-    const detail = describeOutcome(outcome);
-    try {
-      store.historyFinish(row.id, phase, detail, finishedAt, durationMs, DEFER);
-    } catch (err) {
-      log("dispatcher").error("Cannot save history of {id}: {error}", { error: errorMessage(err) });
-      this.#o.onHistoryError?.(err);
-    }
-    this.#finish(row, phase, detail, { executor: target.executor, outcome, durationMs });
-    this.#o.onExecuted?.({ id: row.id, host: row.host, target, startedAt, outcome: phase });
-  }
-
-  #executeWithRetry(
-    row: InboxRow,
-    target: HostTarget,
-    signal: AbortSignal,
-  ): Promise<ExecuteOutcome> {
-    const executor = this.#o.executors().get(target.executor);
-    if (!executor) {
-      return Promise.resolve({
-        kind: "rejected",
-        detail: `executor ${target.executor} is not configured`,
-      });
-    }
-    const req = {
-      id: row.id,
-      host: row.host,
-      address: target.address,
-      port: target.port,
-      reason: row.request.reason,
-    };
-    return executeWithRetry(executor, req, { ...this.#o.policy().retry, signal });
-  }
-
-  #finish(
-    row: InboxRow,
-    outcome: Outcome,
-    detail: string,
-    extra: PhaseExtra = {},
-  ): void {
-    const now = this.#o.clock.now();
-    const { store, events } = this.#o;
-    store.finishLater(row.seq, outcome, detail, now);
-    const ev = { id: row.id, host: row.host, phase: outcome, detail, ts: now };
-    store.afterCommit(() => events.event(ev));
-    this.#commitSoon();
-    this.#o.onPhase?.(outcome, { host: row.host, detail, ...extra });
-    const level = outcome === "failed" || outcome === "interrupted" ? "warn" : "info";
-    log("dispatcher")[level]("Request {id} for {host} {outcome}: {detail}", {
-      id: row.id,
-      host: row.host,
-      outcome,
-      detail,
-    });
+    const maxWaitSec = this.#o.policy().maxWaitSec;
+    const waitedSec = (this.#o.clock.now() - row.receivedAt) / 1000;
+    if (waitedSec < maxWaitSec) return undefined;
+    return `waited ${
+      Math.floor(waitedSec)
+    }s for the budget (maxWaitSec ${maxWaitSec}): ${decision.reason}`;
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The policy gate: DESIGN.md's safety rules as one pure function of
- * (request, host, fleet state, history, clock). No I/O here.
+ * (request, host, fleet state, history, clock). No I/O here. Rules that
+ * refuse skip the request; the unavailability budget, last, makes it wait.
  * @module
  */
 
@@ -30,6 +31,8 @@ export interface GateState {
   paused?: { reason?: string };
   /** Set, to the full reason, when a time window applies and the current time is outside it. */
   outsideWindow?: string;
+  /** Set when restarting the host now would exceed the unavailability budget. */
+  overBudget?: { code: "group" | "fleet"; reason: string };
 }
 
 /**
@@ -45,18 +48,27 @@ export const SKIP_CODES = [
   "min_interval",
   "min_uptime",
   "max_per_hour",
+  "budget",
 ] as const;
 /** One of {@linkcode SKIP_CODES}. */
 export type SkipCode = typeof SKIP_CODES[number];
 
+/** Why a request waits: the group's or the fleet-wide unavailability budget (`mandrill_requests_waiting{reason}`). */
+export type WaitCode = "group" | "fleet";
+
 /** The gate's decision. */
-export type GateDecision = { kind: "allow" } | { kind: "skip"; code: SkipCode; reason: string };
+export type GateDecision =
+  | { kind: "allow" }
+  | { kind: "skip"; code: SkipCode; reason: string }
+  | { kind: "wait"; code: WaitCode; reason: string };
 
 const allow: GateDecision = { kind: "allow" };
 
 /**
- * Decides whether a restart may go ahead. Rules are checked in a fixed order so
- * a skip always names the most fundamental reason.
+ * Decides whether a restart may go ahead now, must wait for the budget, or is
+ * skipped. Rules are checked in a fixed order so a skip always names the most
+ * fundamental reason; the budget comes last, so a request that would be
+ * skipped anyway never waits.
  */
 export function decide(
   request: { host: string; dryRun?: boolean },
@@ -103,6 +115,9 @@ export function decide(
       "max_per_hour",
       `maxPerHour reached (${settings.maxPerHour} restarts in the last hour)`,
     );
+  }
+  if (state.overBudget) {
+    return { kind: "wait", code: state.overBudget.code, reason: state.overBudget.reason };
   }
   return allow;
 }

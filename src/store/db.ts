@@ -52,6 +52,26 @@ const MIGRATIONS: readonly string[] = [
     ts     INTEGER NOT NULL
   );
   `,
+  // Hosts mandrill made unavailable (restarting, coming back, not back), so the
+  // budget and recovery tracking survive a restart of mandrill; and small
+  // facts to remember (the last verified kill switch state).
+  `
+  CREATE TABLE outage (
+    host            TEXT PRIMARY KEY,
+    id              TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('restarting', 'coming_back', 'not_back')),
+    executor        TEXT NOT NULL,
+    started_at      INTEGER NOT NULL,
+    boot_id_before  TEXT,
+    since           INTEGER NOT NULL,
+    interrupted     INTEGER NOT NULL DEFAULT 0,
+    detail          TEXT
+  );
+  CREATE TABLE meta (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+  );
+  `,
 ];
 
 /** The schema version this build writes. */

@@ -7,6 +7,7 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { RestartRequest } from "../contract/messages.ts";
 import { openDatabase, type OpenDatabaseOptions } from "./db.ts";
+import { MetaTable, OutageTable } from "./outages.ts";
 
 /** Where an inbox row stands. */
 export type InboxState = "pending" | "started" | "done";
@@ -133,9 +134,16 @@ export class Store implements Disposable {
   readonly #totalChanges: StatementSync;
   /** `total_changes()` at the last checkpoint: when unchanged, there is nothing to move. */
   #changesAtCheckpoint: number | bigint = -1;
+  /** Hosts mandrill made unavailable; writes join the group commit like any other. */
+  readonly outages: OutageTable;
+  /** Small named values (the last verified kill switch state). */
+  readonly meta: MetaTable;
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
+    const prepare = (deferred: boolean) => this.#prepareWrite({ deferCommit: deferred });
+    this.outages = new OutageTable(db, prepare);
+    this.meta = new MetaTable(db, prepare);
     const p = (sql: string) => db.prepare(sql);
     this.#totalChanges = p(`SELECT total_changes() AS n`);
     this.#s = {
@@ -179,6 +187,10 @@ export class Store implements Disposable {
       histGet: p(`SELECT * FROM history WHERE id = ?`),
       histSince: p(
         `SELECT host, started_at FROM history WHERE started_at >= ? ORDER BY started_at`,
+      ),
+      histFailedSince: p(
+        `SELECT host, finished_at FROM history
+         WHERE outcome = 'failed' AND finished_at >= ? ORDER BY finished_at`,
       ),
       deadletter: p(`INSERT INTO deadletter (topic, payload, error, ts) VALUES (?, ?, ?, ?)`),
       deadletters: p(`SELECT topic, payload, error, ts FROM deadletter ORDER BY seq DESC LIMIT ?`),
@@ -376,6 +388,14 @@ export class Store implements Disposable {
     return (this.#s.histSince!.all(since) as Row[]).map((r) => ({
       host: r.host as string,
       startedAt: r.started_at as number,
+    }));
+  }
+
+  /** Executions that ended failed (or did not come back) at or after `since` (ms), oldest first: feeds the breaker. */
+  failuresSince(since: number): { host: string; at: number }[] {
+    return (this.#s.histFailedSince!.all(since) as Row[]).map((r) => ({
+      host: r.host as string,
+      at: r.finished_at as number,
     }));
   }
 

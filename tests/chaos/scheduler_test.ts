@@ -183,7 +183,7 @@ Deno.test("with no eligible host, chaos says why and submits nothing", () => {
     kind: "skipped",
     group: "web",
     reason:
-      "no eligible host in web (3 in the group: 1 excluded, 1 offline, 1 restarted less than 1h ago)",
+      "no eligible host in web (3 in the group: 1 excluded, 1 not up, 1 restarted less than 1h ago, 0 over the unavailability budget)",
   }]);
   assert.equal(h.submitted.length, 0);
 });

@@ -57,6 +57,7 @@ Deno.test("parseConfig() expands variables in every string value, before validat
     type: "command",
     argv: ["/opt/tools/restart", "--"],
     timeoutSec: 30,
+    recovery: "none",
   });
 });
 

@@ -16,11 +16,11 @@ Deno.test("the JSON Schema has an $id, a title and forbids unknown keys", () => 
 });
 
 Deno.test("the JSON Schema describes the input: defaults and descriptions included", () => {
-  const maxConcurrent = at("policy", "maxConcurrent");
-  assert.equal(maxConcurrent.default, 4);
-  assert.equal(maxConcurrent.type, "integer");
-  assert.equal(maxConcurrent.minimum, 1);
-  assert.equal(typeof maxConcurrent.description, "string");
+  const maxUnavailable = at("policy", "maxUnavailable");
+  assert.equal(maxUnavailable.default, 4);
+  assert.equal(maxUnavailable.type, "integer");
+  assert.equal(maxUnavailable.minimum, 1);
+  assert.equal(typeof maxUnavailable.description, "string");
   assert.deepEqual(at("log", "format").enum, ["json", "pretty"]);
   assert.equal(schema.required, undefined, "{} is a valid config");
 });

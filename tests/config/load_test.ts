@@ -30,7 +30,7 @@ Deno.test("loadConfig() reports five mistakes as five issues, each with its path
       path: "hosts.web_2",
       message: "invalid key: must be an RFC 1123 host name of at most 253 characters",
     },
-    { path: "policy.maxConcurrent", message: "expected a positive integer, got -1" },
+    { path: "policy.maxUnavailable", message: "expected a positive integer, got -1" },
     { path: "log.format", message: 'expected one of "json", "pretty", got "xml"' },
     {
       path: 'hosts["web-1.example.com"].executor',
@@ -64,11 +64,11 @@ Deno.test("loadConfig() uses options.env instead of the process environment when
 });
 
 Deno.test("loadConfig() names the file, line and column of a JSON syntax error", async () => {
-  await withTempFile('{\n  "policy": {\n    "maxConcurrent" 4\n  }\n}\n', async (path) => {
+  await withTempFile('{\n  "policy": {\n    "maxUnavailable" 4\n  }\n}\n', async (path) => {
     const error = await configErrorOfAsync(loadConfig(path));
     assert.equal(
       error.message,
-      `${path}: invalid JSON at line 3, column 21: Expected ':' after property name`,
+      `${path}: invalid JSON at line 3, column 22: Expected ':' after property name`,
     );
     assert.ok(error.cause instanceof SyntaxError);
   });

@@ -25,14 +25,22 @@ Deno.test("parseConfig({}) fills in every default", () => {
     fleet: { allowAgentHosts: false, maxHosts: 200000 },
     policy: {
       dryRun: false,
-      maxConcurrent: 4,
-      maxConcurrentPerGroup: 1,
+      maxUnavailable: 4,
+      maxUnavailablePerGroup: 1,
+      maxWaitSec: 3600,
       minIntervalSec: 3600,
       maxPerHour: 30,
       minUptimeSec: 0,
       retry: { attempts: 1, minDelayMs: 1000, maxDelayMs: 30000 },
+      breaker: { failures: 3, withinSec: 3600 },
     },
-    recovery: { timeoutSec: 600, probeIntervalSec: 5 },
+    recovery: {
+      timeoutSec: 600,
+      probeIntervalSec: 5,
+      probeMaxIntervalSec: 60,
+      probeTimeoutSec: 10,
+      maxProbes: 16,
+    },
     chaos: { enabled: false, leashed: true, tickSec: 10, groups: {} },
     shutdown: { graceSec: 30 },
     log: { level: "info", format: "json" },
@@ -61,9 +69,10 @@ Deno.test("parseConfig() fills in the defaults of each executor type", () => {
       serverAliveIntervalSec: 5,
       timeoutSec: 60,
       expectDisconnect: false,
+      recovery: "boot",
     },
-    agent: { type: "agent", timeoutSec: 30, staleSec: 90 },
-    local: { type: "command", argv: ["/bin/restart"], timeoutSec: 30 },
+    agent: { type: "agent", timeoutSec: 30, staleSec: 90, recovery: "boot" },
+    local: { type: "command", argv: ["/bin/restart"], timeoutSec: 30, recovery: "none" },
   });
 });
 
@@ -85,8 +94,11 @@ Deno.test("the example config of DESIGN.md is valid", () => {
     type: "command",
     argv: ["/usr/local/bin/restart-host"],
     timeoutSec: 30,
+    recovery: "none",
   });
   assert.equal(config.policy.maxPerHour, 30);
+  assert.equal(config.policy.maxUnavailablePerGroup, 1);
+  assert.deepEqual(config.policy.breaker, { failures: 3, withinSec: 3600 });
 });
 
 Deno.test("a config using every section is valid and keeps its values", () => {
@@ -110,8 +122,8 @@ Deno.test("parseConfig() reports friendly messages for wrong values", async (t) 
   const cases: [string, unknown, string, string][] = [
     [
       "negative count",
-      { policy: { maxConcurrent: -1 } },
-      "policy.maxConcurrent",
+      { policy: { maxUnavailable: -1 } },
+      "policy.maxUnavailable",
       "expected a positive integer, got -1",
     ],
     [
@@ -241,8 +253,8 @@ Deno.test("an unknown key is an error suggesting the closest valid key", async (
   await t.step(
     "nested key",
     () =>
-      assertIssues(() => parseConfig({ policy: { maxConcurent: 3 } }), [
-        { path: "policy.maxConcurent", message: 'unknown key; did you mean "maxConcurrent"?' },
+      assertIssues(() => parseConfig({ policy: { maxUnavailabel: 3 } }), [
+        { path: "policy.maxUnavailabel", message: 'unknown key; did you mean "maxUnavailable"?' },
       ]),
   );
   await t.step("top-level key", () =>
@@ -382,7 +394,7 @@ Deno.test("all problems are reported at once, not just the first", () => {
     parseConfig(
       {
         mqtt: { password: "${MQTT_PASSWORD}", protocolVersion: 3 },
-        policy: { maxConcurrent: 0, maxConcurent: 1 },
+        policy: { maxUnavailable: 0, maxUnavailabel: 1 },
         executors: { ssh: { type: "ssh" } },
         hosts: { "web-1": { executor: "sshh" } },
       },
@@ -394,8 +406,8 @@ Deno.test("all problems are reported at once, not just the first", () => {
     'mandrill.json: hosts.web-1.executor: unknown executor "sshh"; did you mean "ssh"?',
     "mandrill.json: mqtt.password: environment variable MQTT_PASSWORD is not set",
     "mandrill.json: mqtt.protocolVersion: expected one of 5, 4, got 3",
-    'mandrill.json: policy.maxConcurent: unknown key; did you mean "maxConcurrent"?',
-    "mandrill.json: policy.maxConcurrent: expected a positive integer, got 0",
+    'mandrill.json: policy.maxUnavailabel: unknown key; did you mean "maxUnavailable"?',
+    "mandrill.json: policy.maxUnavailable: expected a positive integer, got 0",
   ]);
 });
 

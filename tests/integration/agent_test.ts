@@ -8,13 +8,8 @@ import assert from "node:assert/strict";
 import { systemClock } from "../../src/clock.ts";
 import { topics } from "../../src/contract/topics.ts";
 import { AgentExecutor } from "../../src/executors/agent.ts";
-import {
-  FleetView,
-  type RecoveredEvent,
-  type RecoveryTimeoutEvent,
-  RecoveryTracker,
-  routeFleet,
-} from "../../src/fleet/mod.ts";
+import { FleetView, routeFleet } from "../../src/fleet/mod.ts";
+import { type NotBackEvent, type RecoveredEvent, RecoveryTracker } from "../../src/restart/mod.ts";
 import { MqttConnection } from "../../src/mqtt/connection.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import type { MandrillProcess } from "../_helpers/process.ts";
@@ -58,13 +53,13 @@ Deno.test("agents: restart via the right agent, recovery on a new boot id, kill 
     onResult: (host, result) => executor.handleResult(host, result),
   });
   const recovered: RecoveredEvent[] = [];
-  const timedOut: RecoveryTimeoutEvent[] = [];
+  const timedOut: NotBackEvent[] = [];
   const tracker = new RecoveryTracker({
     fleet,
     clock: systemClock,
     recoveryTimeoutSec: 60,
     onRecovered: (e) => recovered.push(e),
-    onTimeout: (e) => timedOut.push(e),
+    onNotBack: (e) => timedOut.push(e),
   });
   const agents: MandrillProcess[] = [];
   try {
@@ -92,8 +87,8 @@ Deno.test("agents: restart via the right agent, recovery on a new boot id, kill 
       async () => {
         const bootIdBefore = fleet.get("web-1")!.bootId;
         assert.equal(bootIdBefore, "boot-1a");
-        tracker.track({ id: "r-1", host: "web-1", startedAt, bootIdBefore });
-        assert.equal(tracker.isAwaiting("web-1"), true);
+        tracker.track({ id: "r-1", host: "web-1", startedAt, source: "agent", bootIdBefore });
+        assert.equal(tracker.get("web-1")?.phase, "coming_back");
         agents[0]!.kill("SIGTERM");
         assert.equal((await agents[0]!.exited()).code, 0, agents[0]!.lines.join("\n"));
         await waitFor(() => fleet.get("web-1")?.online === false, { what: "web-1 offline" });
@@ -109,7 +104,7 @@ Deno.test("agents: restart via the right agent, recovery on a new boot id, kill 
           e!.recoveryMs > 0 && e!.recoveryMs <= Date.now() - startedAt,
           `implausible recovery time ${e!.recoveryMs} ms`,
         );
-        assert.equal(tracker.isAwaiting("web-1"), false);
+        assert.equal(tracker.get("web-1"), undefined);
         assert.deepEqual(timedOut, []);
         await waitFor(() => fleet.get("web-1")?.uptimeSec === 2.5, { what: "web-1's new uptime" });
         assert.ok(fleet.uptimeOf("web-1", Date.now())! < 60, "uptime restarted with the boot");

@@ -23,7 +23,7 @@ function writeConfig(dir: string, url: string, hosts: number): Promise<string> {
       },
     },
     hosts: hostsConfig(hosts),
-    policy: { minIntervalSec: 0, maxPerHour: 100000, maxConcurrent: 8, maxConcurrentPerGroup: 8 },
+    policy: { minIntervalSec: 0, maxPerHour: 100000, maxUnavailable: 8, maxUnavailablePerGroup: 8 },
   });
 }
 

@@ -24,7 +24,7 @@ Deno.test("run: SIGTERM with 20 restarts in flight and graceSec 1 exits 0 quickl
   const file = await writeTestConfig(dir, broker.url, {
     executors: { local: { type: "command", argv: [script], timeoutSec: 60 } },
     hosts: hostsConfig(25),
-    policy: { minIntervalSec: 0, maxConcurrent: 20, maxConcurrentPerGroup: 20 },
+    policy: { minIntervalSec: 0, maxUnavailable: 20, maxUnavailablePerGroup: 20 },
     shutdown: { graceSec: 1 },
   });
   const ids = Array.from({ length: 25 }, (_, i) => `t-${i}`);
@@ -109,13 +109,13 @@ Deno.test("run: SIGHUP keeps the old config when the new one is broken, and appl
     JSON.stringify({
       ...base,
       hosts: { "web-1": { executor: "nope" } },
-      policy: { maxConcurrent: -1 },
+      policy: { maxUnavailable: -1 },
     }),
   );
   proc.kill("SIGHUP");
   await proc.waitForLine(/Reload rejected/);
   const rejected = proc.lines.find((l) => /Reload rejected/.test(l))!;
-  assert.match(rejected, /policy\.maxConcurrent/);
+  assert.match(rejected, /policy\.maxUnavailable/);
   assert.match(rejected, /unknown executor/);
   assert.match((await request("h-2")).detail ?? "", /^unknown host/);
 

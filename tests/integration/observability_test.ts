@@ -68,7 +68,10 @@ Deno.test("run: /metrics parses as Prometheus text and counts requests; /readyz 
   assert.ok(families.some((f) => f.name === "mandrill_restart_duration_seconds"));
   assert.equal((await get(`${base}/healthz`)).status, 200);
   assert.equal((await get(`${base}/readyz`)).status, 200);
-  assert.deepEqual(JSON.parse((await get(`${base}/debug/tasks`)).body), []);
+  assert.deepEqual(JSON.parse((await get(`${base}/debug/tasks`)).body), {
+    requests: [],
+    restarts: [],
+  });
 
   await broker.stop();
   const down = await waitFor(async () => {

@@ -19,7 +19,12 @@ Deno.test("pipeline: 1,000 requests for 200 hosts each run exactly once with a s
     mqtt: { clientId: "mandrill-it-1" },
     executors: { local: { type: "command", argv: recordingArgv(out) } },
     hosts: hostsConfig(200),
-    policy: { minIntervalSec: 0, maxPerHour: 100000, maxConcurrent: 16, maxConcurrentPerGroup: 16 },
+    policy: {
+      minIntervalSec: 0,
+      maxPerHour: 100000,
+      maxUnavailable: 16,
+      maxUnavailablePerGroup: 16,
+    },
   }));
   await using events = await EventCollector.start(broker.url);
   await using controller = await Controller.start(config);
@@ -58,7 +63,7 @@ Deno.test("pipeline: garbage is dead-lettered with a reason, never executed, val
     mqtt: { clientId: "mandrill-it-2" },
     executors: { local: { type: "command", argv: recordingArgv(out) } },
     hosts: hostsConfig(20),
-    policy: { minIntervalSec: 0, maxPerHour: 100000, maxConcurrent: 8, maxConcurrentPerGroup: 8 },
+    policy: { minIntervalSec: 0, maxPerHour: 100000, maxUnavailable: 8, maxUnavailablePerGroup: 8 },
   }));
   await using events = await EventCollector.start(broker.url);
   await using controller = await Controller.start(config);
@@ -146,7 +151,7 @@ Deno.test("pipeline: 500 requests for one host run once, the rest are skipped wi
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("pipeline: with 50 hosts and maxConcurrent 3, at most 3 executors run at once", async () => {
+Deno.test("pipeline: with 50 hosts and maxUnavailable 3, at most 3 executors run at once", async () => {
   await using broker = await Mosquitto.start();
   const dir = await Deno.makeTempDir();
   // The executor itself counts how many copies of it run at once, under flock.
@@ -165,7 +170,7 @@ flock 9; n=$(cat "${dir}/cur"); echo $((n-1)) > "${dir}/cur"; flock -u 9
     mqtt: { clientId: "mandrill-it-4" },
     executors: { local: { type: "command", argv: [script] } },
     hosts: hostsConfig(50, { group: (i) => `g${i % 10}` }),
-    policy: { minIntervalSec: 0, maxPerHour: 1000, maxConcurrent: 3, maxConcurrentPerGroup: 3 },
+    policy: { minIntervalSec: 0, maxPerHour: 1000, maxUnavailable: 3, maxUnavailablePerGroup: 3 },
   }));
   await using events = await EventCollector.start(broker.url);
   await using controller = await Controller.start(config);

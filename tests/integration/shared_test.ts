@@ -21,7 +21,12 @@ Deno.test("shared group: two instances split the requests, each runs once; one l
         local: { type: "command", argv: recordingArgv(`${dir}/executed.txt`, { suffix: name }) },
       },
       hosts: hostsConfig(50),
-      policy: { minIntervalSec: 0, maxPerHour: 100000, maxConcurrent: 8, maxConcurrentPerGroup: 8 },
+      policy: {
+        minIntervalSec: 0,
+        maxPerHour: 100000,
+        maxUnavailable: 8,
+        maxUnavailablePerGroup: 8,
+      },
     }, name);
   await using events = await EventCollector.start(broker.url);
   await using a = MandrillProcess.start(["run", "--config", await configFor("a")]);

@@ -1,64 +1,32 @@
 import assert from "node:assert/strict";
-import { FakeClock } from "../../src/clock.ts";
 import { FakeExecutor } from "../../src/executors/fake.ts";
 import type { ExecuteOutcome } from "../../src/executors/types.ts";
-import { Dispatcher, type DispatchPolicy } from "../../src/pipeline/dispatcher.ts";
-import { RecordingEventSink } from "../../src/pipeline/events.ts";
 import { Store } from "../../src/store/mod.ts";
 import { waitFor } from "../_helpers/wait.ts";
+import { hostsConfig } from "../_helpers/config.ts";
+import { core } from "../restart/_harness.ts";
 
-const policy: DispatchPolicy = {
-  dryRun: false,
+const basePolicy = {
   minIntervalSec: 0,
   maxPerHour: 1000,
-  minUptimeSec: 0,
-  maxConcurrent: 4,
-  maxConcurrentPerGroup: 4,
+  maxUnavailable: 4,
+  maxUnavailablePerGroup: 4,
   retry: { attempts: 1, minDelayMs: 1, maxDelayMs: 2 },
 };
 
-/** A dispatcher over an in-memory store, running until disposed. */
+/** A dispatcher over an in-memory store, hosts web-0..web-9 in group web, running until disposed. */
 function harness(
-  options: { executor: FakeExecutor; policy?: Partial<DispatchPolicy>; store?: Store },
+  options: { executor: FakeExecutor; policy?: Record<string, unknown>; store?: Store },
 ) {
-  const store = options.store ?? Store.open(":memory:");
-  const events = new RecordingEventSink();
-  const clock = new FakeClock();
-  const historyErrors: unknown[] = [];
-  const dispatcher = new Dispatcher({
-    store,
-    events,
-    clock,
-    executors: () => new Map([["fake", options.executor]]),
-    resolveHost: (
-      host,
-    ) => (host.startsWith("web-") ? { executor: "fake", group: "web" } : undefined),
-    policy: () => ({ ...policy, ...options.policy }),
-    onHistoryError: (err) => historyErrors.push(err),
-  });
-  const stop = new AbortController();
-  const abort = new AbortController();
-  const running = dispatcher.run({ stop: stop.signal, abort: abort.signal });
-  /** Inserts and hands the row over, as intake does. */
-  const submit = (id: string, host: string) => {
-    const row = store.insertRequest({ id, host }, clock.now());
-    if (row) dispatcher.enqueue(row);
-  };
-  return {
-    store,
-    events,
-    dispatcher,
-    stop: () => stop.abort(new Error("shutting down")),
-    running,
-    historyErrors,
-    submit,
-    async [Symbol.asyncDispose]() {
-      stop.abort();
-      abort.abort();
-      await running;
-      store.close();
+  return core({
+    config: {
+      executors: { fake: { type: "command", argv: ["true"] } },
+      hosts: hostsConfig(10, { executor: "fake", group: () => "web" }),
+      policy: { ...basePolicy, ...options.policy },
     },
-  };
+    executors: { fake: options.executor },
+    store: options.store,
+  });
 }
 
 Deno.test("dispatcher retries a failed restart per policy.retry, then reports failed", async () => {
@@ -108,7 +76,7 @@ Deno.test("dispatcher: a failed history save is logged and counted, and the rest
   assert.equal(h.store.get("r-1")?.outcome, "succeeded");
 });
 
-Deno.test("dispatcher never runs two actions on one host at once and honours maxConcurrentPerGroup", async () => {
+Deno.test("dispatcher never runs two actions on one host at once and holds restarting hosts in the group's budget", async () => {
   let release!: () => void;
   const gate = new Promise<void>((r) => release = r);
   const perHost = new Map<string, number>();
@@ -123,11 +91,18 @@ Deno.test("dispatcher never runs two actions on one host at once and honours max
       return { kind: "ok" };
     },
   });
-  await using h = harness({ executor, policy: { maxConcurrent: 10, maxConcurrentPerGroup: 2 } });
+  await using h = harness({ executor, policy: { maxUnavailable: 10, maxUnavailablePerGroup: 2 } });
   for (let i = 0; i < 6; i++) h.submit(`r-${i}`, `web-${i % 3}`);
   await executor.waitForRunning(2);
   assert.equal(h.dispatcher.inFlight().length, 6, "all six claimed, four waiting");
   assert.equal(executor.running, 2, "group limit exceeded");
+  await waitFor(() => h.dispatcher.waitingCounts().group === 1, {
+    what: "the third host to wait for its group (the rest wait for their host)",
+  });
+  assert.match(
+    h.dispatcher.inFlight().find((f) => f.waitCode === "group")?.waitingFor ?? "",
+    /^group web: web-\d restarting, web-\d restarting \(2 of 2 allowed down\)$/,
+  );
   release();
   await waitFor(() => h.events.phase("succeeded").length === 6);
   assert.equal(executor.maxRunning, 2);
@@ -152,12 +127,12 @@ Deno.test("dispatcher: once shutdown starts, a row waiting for a slot stays pend
     gate: new Promise<void>((r) => release = r),
     outcome: { kind: "ok" },
   });
-  await using h = harness({ executor, policy: { maxConcurrent: 1 } });
+  await using h = harness({ executor, policy: { maxUnavailable: 1 } });
   h.submit("first", "web-1");
   h.submit("waiting", "web-2");
   await executor.waitForRunning(1);
-  await waitFor(() => h.dispatcher.inFlight().length === 2, {
-    what: "the second row to wait for a slot",
+  await waitFor(() => h.dispatcher.waitingCounts().fleet === 1, {
+    what: "the second row to wait for the fleet's budget",
   });
   h.stop();
   release();
@@ -167,44 +142,18 @@ Deno.test("dispatcher: once shutdown starts, a row waiting for a slot stays pend
   assert.equal(h.store.get("waiting")?.state, "pending");
 });
 
-/** A dispatcher over `store` for one host target, its task errors recorded; `stop()` ends it. */
-function withTaskErrors(store: Store, executor: FakeExecutor) {
-  const errors: unknown[] = [];
-  const dispatcher = new Dispatcher({
-    store,
-    events: new RecordingEventSink(),
-    clock: new FakeClock(),
-    executors: () => new Map([["fake", executor]]),
-    resolveHost: () => ({ executor: "fake" }),
-    policy: () => policy,
-    onTaskError: (err) => errors.push(err),
-  });
-  const stop = new AbortController();
-  const running = dispatcher.run({ stop: stop.signal, abort: new AbortController().signal });
-  return {
-    dispatcher,
-    errors,
-    async stop() {
-      stop.abort();
-      await running.catch(() => {});
-    },
-  };
-}
-
 Deno.test("dispatcher reports an unexpected error of one request to onTaskError", async () => {
   const store = Store.open(":memory:");
   store.markStarted = () => {
     throw new Error("disk I/O error");
   };
   const executor = new FakeExecutor({ outcome: { kind: "ok" } });
-  const d = withTaskErrors(store, executor);
+  await using h = harness({ executor, store });
   store.insertRequest({ id: "r-1", host: "web-1" }, 0);
-  d.dispatcher.wake();
-  await waitFor(() => d.errors.length === 1, { what: "the error to be reported" });
-  assert.match(String(d.errors[0]), /disk I\/O error/);
+  h.dispatcher.wake();
+  await waitFor(() => h.fatal.length === 1, { what: "the error to be reported" });
+  assert.match(String(h.fatal[0]), /disk I\/O error/);
   assert.equal(executor.calls.length, 0, "executed although it could not be marked started");
-  await d.stop();
-  store.close();
 });
 
 Deno.test("dispatcher takes rows handed over, read back after wake() and after an overflow, each once in order", async () => {
@@ -213,7 +162,7 @@ Deno.test("dispatcher takes rows handed over, read back after wake() and after a
   const ids: string[] = [];
   const add = (id: string) => {
     ids.push(id);
-    return h.store.insertRequest({ id, host: `web-${ids.length % 50}` }, 0);
+    return h.store.insertRequest({ id, host: `web-${ids.length % 10}` }, 0);
   };
   // Handed over one by one.
   for (let i = 0; i < 10; i++) h.dispatcher.enqueue(add(`a-${i}`)!);
@@ -239,11 +188,10 @@ Deno.test("dispatcher never executes a row whose start mark could not be committ
     if (store.batchOpen) throw new Error("disk full");
     commit();
   };
-  const d = withTaskErrors(store, executor);
-  await waitFor(() => d.errors.length > 0, { what: "the failed commit to be reported" });
-  assert.match(String(d.errors[0]), /disk full/);
+  await using h = harness({ executor, store });
+  await waitFor(() => h.fatal.length > 0, { what: "the failed commit to be reported" });
+  assert.match(String(h.fatal.join("; ")), /disk full/);
   assert.equal(executor.calls.length, 0, "executed although its start was not durable");
+  assert.equal(h.budget.stateOf("web-1"), undefined, "a start that never happened holds no budget");
   store.commitBatch = commit;
-  await d.stop();
-  store.close();
 });

@@ -1,0 +1,305 @@
+/**
+ * The unavailability budget: which hosts are down and why, fleet-wide and per
+ * group, and whether one more restart keeps both counts within
+ * `policy.maxUnavailable` and `policy.maxUnavailablePerGroup`.
+ *
+ * A host is unavailable while mandrill restarts it, while it is coming back,
+ * after it did not come back (until it is seen back) — these three are held by
+ * the restart's owner through {@linkcode UnavailabilityBudget.hold} — and while
+ * its agent is offline or its heartbeat is older than its executor's
+ * `staleSec`, whether or not mandrill restarted it (read from the fleet view).
+ * @module
+ */
+import type { Clock } from "../clock.ts";
+import { budgetLimit } from "../config/fields.ts";
+import type { FleetView } from "../fleet/fleet_view.ts";
+import { errorMessage, log } from "../log.ts";
+import type { Topology } from "./topology.ts";
+
+/** Why a host is unavailable. The first three are held by mandrill's restarts. */
+export type Unavailability = "restarting" | "coming_back" | "not_back" | "offline" | "stale";
+
+/** How each {@linkcode Unavailability} reads in a sentence. */
+export const UNAVAILABILITY_TEXT: Readonly<Record<Unavailability, string>> = {
+  restarting: "restarting",
+  coming_back: "coming back",
+  not_back: "did not come back",
+  offline: "offline",
+  stale: "stale",
+};
+
+/** The answer of {@linkcode UnavailabilityBudget.check}. */
+export type BudgetCheck =
+  | { ok: true }
+  | { ok: false; code: "group" | "fleet"; reason: string };
+
+/** The budget limits, as in the config's `policy`. */
+export interface BudgetLimits {
+  maxUnavailable: number;
+  maxUnavailablePerGroup: number | string;
+}
+
+/** One group's use of its budget, for the status page. */
+export interface GroupUsage {
+  /** Group name, or the host name for a host without a group. */
+  group: string;
+  /** Hosts in the group. */
+  size: number;
+  /** Most allowed down at once. */
+  limit: number;
+  /** The group's unavailable hosts with why. */
+  down: { host: string; state: Unavailability }[];
+}
+
+/** Options of {@linkcode UnavailabilityBudget}. */
+export interface UnavailabilityBudgetOptions {
+  /** Groups and agent hosts, read live (a reload changes them; call `invalidate()`). Required. */
+  topology: () => Topology;
+  /** Where agents' liveness comes from. Required. */
+  fleet: FleetView;
+  /** Time source for staleness. Required. */
+  clock: Clock;
+  /** The limits, read live on each check. Required. */
+  limits: () => BudgetLimits;
+  /** Staleness is re-read from the fleet view at most this often, ms. Default: 1,000. */
+  refreshMs?: number;
+}
+
+const _MAX_NAMED = 5;
+
+/** Who is down, and whether one more may go; see the module doc. */
+export class UnavailabilityBudget implements Disposable {
+  readonly #o: UnavailabilityBudgetOptions;
+  readonly #refreshMs: number;
+  /** Held by restarts. */
+  readonly #held = new Map<string, Unavailability>();
+  /** From agents: offline or stale. */
+  readonly #agent = new Map<string, Unavailability>();
+  /** Merged (a restart's state wins), fleet-wide and by group key. */
+  readonly #all = new Map<string, Unavailability>();
+  readonly #byGroup = new Map<string, Map<string, Unavailability>>();
+  readonly #listeners = new Set<() => void>();
+  readonly #subscription: Disposable;
+  #refreshedAt = -Infinity;
+  #changed: PromiseWithResolvers<void> | undefined;
+  #notifyQueued = false;
+
+  /** Listens to the fleet view's online changes at once; dispose to stop. */
+  constructor(options: UnavailabilityBudgetOptions) {
+    this.#o = options;
+    this.#refreshMs = options.refreshMs ?? 1_000;
+    this.#subscription = options.fleet.onOnlineChange((host, online) => {
+      if (this.#o.topology().agentStaleSec(host) === undefined) return;
+      this.#setAgent(host, online ? this.#agentState(host, this.#o.clock.now()) : "offline");
+    });
+  }
+
+  /** Marks `host` unavailable because of a restart (`restarting`, `coming_back`, `not_back`). */
+  hold(host: string, state: "restarting" | "coming_back" | "not_back"): void {
+    if (this.#held.get(host) === state) return;
+    this.#held.set(host, state);
+    this.#reindex(host);
+  }
+
+  /** The restart no longer holds `host` (it is back, or the restart failed before anything happened). */
+  release(host: string): void {
+    if (!this.#held.delete(host)) return;
+    this.#reindex(host);
+  }
+
+  /** What a restart holds `host` in, if anything. */
+  heldState(host: string): Unavailability | undefined {
+    return this.#held.get(host);
+  }
+
+  /** Why `host` is unavailable now, or undefined when it is up. */
+  stateOf(host: string): Unavailability | undefined {
+    this.#refreshIfDue();
+    return this.#all.get(host);
+  }
+
+  /** Every unavailable host with why. */
+  unavailable(): ReadonlyMap<string, Unavailability> {
+    this.#refreshIfDue();
+    return this.#all;
+  }
+
+  /**
+   * Whether restarting `host` now keeps both the fleet-wide count and its
+   * group's count within budget (a host already down adds nothing). When it
+   * does not, the reason names the group (or the fleet) and what is down.
+   */
+  check(host: string): BudgetCheck {
+    this.#refreshIfDue();
+    const limits = this.#o.limits();
+    const topology = this.#o.topology();
+    const group = topology.groupOf(host);
+    const down = this.#byGroup.get(group);
+    const inGroup = (down?.size ?? 0) + (down?.has(host) ? 0 : 1);
+    const limit = budgetLimit(limits.maxUnavailablePerGroup, topology.sizeOf(group));
+    if (inGroup > limit) {
+      return {
+        ok: false,
+        code: "group",
+        reason: `${_groupName(group)}: ${_list(down!)} (${down!.size} of ${limit} allowed down)`,
+      };
+    }
+    const total = this.#all.size + (this.#all.has(host) ? 0 : 1);
+    if (total > limits.maxUnavailable) {
+      return {
+        ok: false,
+        code: "fleet",
+        reason: `fleet: ${
+          _list(this.#all)
+        } (${this.#all.size} of maxUnavailable ${limits.maxUnavailable} down)`,
+      };
+    }
+    return { ok: true };
+  }
+
+  /** Each group with unavailable hosts, or every group of `groups`, with its budget. */
+  usage(groups?: Iterable<string>): GroupUsage[] {
+    this.#refreshIfDue();
+    const topology = this.#o.topology();
+    const keys = new Set(groups ?? this.#byGroup.keys());
+    const limits = this.#o.limits();
+    return [...keys].map((group) => {
+      const size = topology.sizeOf(group);
+      const down = [...(this.#byGroup.get(group) ?? new Map()).entries()]
+        .map(([host, state]) => ({ host, state }));
+      return {
+        group: _groupName(group, false),
+        size,
+        limit: budgetLimit(limits.maxUnavailablePerGroup, size),
+        down,
+      };
+    });
+  }
+
+  /**
+   * Resolves on the next change (a host held, released, back online, no longer
+   * stale), after `timeoutMs`, or when `signal` aborts — whichever is first.
+   * Never rejects: the caller checks again either way.
+   */
+  changed(options: { signal?: AbortSignal; timeoutMs: number }): Promise<void> {
+    const { signal, timeoutMs } = options;
+    if (signal?.aborted) return Promise.resolve();
+    this.#changed ??= Promise.withResolvers<void>();
+    const change = this.#changed.promise;
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal?.addEventListener("abort", done, { once: true });
+      change.then(done);
+    });
+  }
+
+  /** Calls `listener` (soon, once per turn) after changes. Dispose to stop. */
+  onChange(listener: () => void): Disposable {
+    this.#listeners.add(listener);
+    return { [Symbol.dispose]: () => this.#listeners.delete(listener) };
+  }
+
+  /** The topology or limits changed (config reload): re-read everything now. */
+  invalidate(): void {
+    this.#agent.clear();
+    this.#all.clear();
+    this.#byGroup.clear();
+    for (const host of this.#held.keys()) this.#reindex(host);
+    this.#refreshedAt = -Infinity;
+    this.#refreshIfDue();
+    this.#notify();
+  }
+
+  [Symbol.dispose](): void {
+    this.#subscription[Symbol.dispose]();
+    this.#listeners.clear();
+  }
+
+  #agentState(host: string, now: number): Unavailability | undefined {
+    const staleSec = this.#o.topology().agentStaleSec(host);
+    if (staleSec === undefined) return undefined;
+    const known = this.#o.fleet.get(host);
+    if (known !== undefined && !known.online) return "offline";
+    return this.#o.fleet.isStale(host, staleSec, now) ? "stale" : undefined;
+  }
+
+  #refreshIfDue(): void {
+    const now = this.#o.clock.now();
+    if (now - this.#refreshedAt < this.#refreshMs) return;
+    this.#refreshedAt = now;
+    const seen = new Set<string>();
+    for (const host of this.#o.topology().agentHosts()) {
+      seen.add(host);
+      this.#setAgent(host, this.#agentState(host, now));
+    }
+    for (const host of [...this.#agent.keys()]) {
+      if (!seen.has(host)) this.#setAgent(host, undefined);
+    }
+  }
+
+  #setAgent(host: string, state: Unavailability | undefined): void {
+    if (this.#agent.get(host) === state) return;
+    if (state === undefined) this.#agent.delete(host);
+    else this.#agent.set(host, state);
+    this.#reindex(host);
+  }
+
+  /** Brings the merged views of `host` up to date. */
+  #reindex(host: string): void {
+    const state = this.#held.get(host) ?? this.#agent.get(host);
+    const before = this.#all.get(host);
+    if (before === state) return;
+    const group = this.#o.topology().groupOf(host);
+    let members = this.#byGroup.get(group);
+    if (state === undefined) {
+      this.#all.delete(host);
+      members?.delete(host);
+      if (members?.size === 0) this.#byGroup.delete(group);
+    } else {
+      this.#all.set(host, state);
+      if (members === undefined) this.#byGroup.set(group, members = new Map());
+      members.set(host, state);
+    }
+    this.#notify();
+  }
+
+  #notify(): void {
+    const changed = this.#changed;
+    this.#changed = undefined;
+    changed?.resolve();
+    if (this.#notifyQueued || this.#listeners.size === 0) return;
+    this.#notifyQueued = true;
+    queueMicrotask(() => {
+      this.#notifyQueued = false;
+      for (const listener of this.#listeners) {
+        try {
+          listener();
+        } catch (err) {
+          log("budget").error("Budget listener failed: {error}", { error: errorMessage(err) });
+        }
+      }
+    });
+  }
+}
+
+/** `group web`, or `host web-1` for a host without a group. */
+function _groupName(key: string, prefixed = true): string {
+  if (key.startsWith("host:")) return prefixed ? `host ${key.slice(5)}` : key.slice(5);
+  return prefixed ? `group ${key}` : key;
+}
+
+/** "web-2 coming back, web-3 offline" (the first few, then how many more). */
+function _list(down: ReadonlyMap<string, Unavailability>): string {
+  const parts: string[] = [];
+  for (const [host, state] of down) {
+    if (parts.length === _MAX_NAMED) break;
+    parts.push(`${host} ${UNAVAILABILITY_TEXT[state]}`);
+  }
+  const more = down.size - parts.length;
+  return more > 0 ? `${parts.join(", ")} and ${more} more` : parts.join(", ");
+}
