@@ -4,9 +4,11 @@
  * pace, logs in pretty form. Ctrl-C shuts everything down.
  * @module
  */
+import mqtt from "mqtt";
+import { delay } from "../async/mod.ts";
 import { parseConfig } from "../config/mod.ts";
 import type { Config, ConfigInput } from "../config/mod.ts";
-import { log } from "../log.ts";
+import { errorMessage, log } from "../log.ts";
 import { runService } from "../service.ts";
 import { startEmbeddedBroker } from "./broker.ts";
 import { SimulatedFleet } from "./sim_fleet.ts";
@@ -32,6 +34,8 @@ export function devConfig(
     hosts[`sim-${i}`] = { executor: "agent", group: GROUPS[i % GROUPS.length]! };
   }
   const chaosGroup = { meanTimeBetweenRestarts: "12s", minTimeBetweenRestarts: "4s" };
+  // The budget demo's two hosts are left out of chaos, so their first restart is the demo's.
+  const demo = demoHosts(Object.keys(hosts));
   return parseConfig({
     mqtt: {
       url: options.url,
@@ -50,7 +54,9 @@ export function devConfig(
       enabled: true,
       leashed: false,
       tickSec: 1,
-      groups: Object.fromEntries(GROUPS.map((g) => [g, chaosGroup])),
+      groups: Object.fromEntries(
+        GROUPS.map((g) => [g, g === "db" ? { ...chaosGroup, exclude: demo } : chaosGroup]),
+      ),
     },
     shutdown: { graceSec: 5 },
     log: { level: "info", format: "pretty" },
@@ -63,6 +69,47 @@ function _portFree(port: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** The two hosts of group db the budget demo restarts (none with fewer than 5 hosts). */
+export function demoHosts(hosts: readonly string[]): string[] {
+  const db = hosts.filter((_, i) => GROUPS[(i + 1) % GROUPS.length] === "db");
+  return db.length >= 2 ? db.slice(0, 2) : [];
+}
+
+/**
+ * Shows the unavailability budget at work, once: as soon as the fleet is up,
+ * asks for two restarts in group db at once; with maxUnavailablePerGroup 1,
+ * the second waits (logged) until the first host is back.
+ */
+async function _budgetDemo(url: string, fleet: SimulatedFleet, signal: AbortSignal): Promise<void> {
+  const hosts = demoHosts([...fleet.hosts.keys()]);
+  if (hosts.length < 2) return;
+  try {
+    await delay(3_000, { signal });
+    while (fleet.online < fleet.hosts.size) await delay(250, { signal });
+    const client = await mqtt.connectAsync(url, { protocolVersion: 4 });
+    try {
+      const ts = Date.now();
+      log("dev").info(
+        "Demo: asking for restarts of {a} and {b} (group db) at once; maxUnavailablePerGroup is 1, so one waits",
+        { a: hosts[0], b: hosts[1] },
+      );
+      for (const [i, host] of hosts.slice(0, 2).entries()) {
+        const request = {
+          id: `demo-${ts}-${i + 1}`,
+          host,
+          reason: "dev demo: two restarts in one group at once",
+          requestedBy: "dev",
+        };
+        await client.publishAsync("mandrill/restart", JSON.stringify(request), { qos: 1 });
+      }
+    } finally {
+      await client.endAsync();
+    }
+  } catch (err) {
+    if (!signal.aborted) log("dev").warn("Demo failed: {error}", { error: errorMessage(err) });
   }
 }
 
@@ -93,13 +140,25 @@ export async function runDev(options: DevOptions = {}): Promise<number> {
         configPath,
       },
     );
-    await using _fleet = SimulatedFleet.start({
+    await using fleet = await SimulatedFleet.start({
       url: broker.url,
       hosts: Object.keys(config.hosts),
+      dir: `${dir}/fleet`,
       heartbeatSec: 1,
+      mqtt: { protocolVersion: 4 },
     });
-    logger.info("Simulated fleet: {n} agents in groups {groups}", { n, groups: GROUPS.join(", ") });
-    return await runService(config, { configPath });
+    logger.info("Simulated fleet: {n} hosts running the real agent code, in groups {groups}", {
+      n,
+      groups: GROUPS.join(", "),
+    });
+    const demo = new AbortController();
+    const demoDone = _budgetDemo(broker.url, fleet, demo.signal);
+    try {
+      return await runService(config, { configPath });
+    } finally {
+      demo.abort();
+      await demoDone;
+    }
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

@@ -369,6 +369,21 @@ export class MqttConnection implements AsyncDisposable {
     }, ms);
   }
 
+  /**
+   * Drops the connection at once, without a DISCONNECT — so the broker
+   * publishes the last will, as when the host dies — and never reconnects.
+   * For simulated hosts (`mandrill dev`, tests).
+   */
+  drop(): void {
+    if (this.#ending) return;
+    this.#ending = true;
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.#subscribed = false;
+    this.#setConnected(false);
+    this.client.end(true);
+  }
+
   /** Disconnects cleanly (waits for in-flight publishes, up to `timeoutMs`), then forcibly. */
   async close(timeoutMs = 5_000): Promise<void> {
     if (this.#ending) return;

@@ -38,6 +38,18 @@ Deno.test("dev: chaos restarts and recoveries within 30 s; pause stops restarts,
   await dev.waitForLine(/Request chaos-\S+ for sim-\d+ succeeded/, { timeoutMs: 30_000 });
   await dev.waitForLine(/sim-\d+ is back after/, { timeoutMs: 30_000 });
 
+  // The budget demo: two restarts in group db at once; the second waits until
+  // the first host is back, and only then starts.
+  await dev.waitForLine(/Request demo-\S+-2 for sim-5 waits: group db: sim-2 /, {
+    timeoutMs: 30_000,
+  });
+  await dev.waitForLine(/Restarting sim-5 with executor agent \(dev demo/, { timeoutMs: 30_000 });
+  const at = (re: RegExp) => dev.lines.findIndex((l) => re.test(l));
+  assert.ok(
+    at(/sim-2 is back after .* id=demo-/) < at(/Restarting sim-5 with executor agent \(dev demo/),
+    "sim-5 was restarted before sim-2 was back",
+  );
+
   const paused = await mandrill("pause", "--config", configPath, "--reason", "coffee");
   assert.equal(paused.code, 0, paused.out);
   await dev.waitForLine(/Kill switch engaged: all new restarts paused: coffee/, {
