@@ -3,8 +3,8 @@
  * host held unavailable — in memory at once, on disk with the start mark) →
  * executed (history, the row's end, its event) → coming back (tracked until a
  * new boot, and a passing health check) → back, or not back (still held
- * until the host is seen again). The unavailability budget is held for the
- * whole span; the breaker counts failures.
+ * until the host is seen again; see `watch.ts`). The unavailability budget is
+ * held for the whole span; the breaker counts failures.
  * @module
  */
 import { executeWithRetry } from "./attempts.ts";
@@ -15,43 +15,33 @@ import { errorMessage, log } from "../log.ts";
 import type { SkipCode } from "../pipeline/policy.ts";
 import { CommitSoon } from "../store/commit_soon.ts";
 import type { InboxRow, OutageRow, Outcome } from "../store/mod.ts";
-import { RecoveryTracker } from "./recovery.ts";
-import type { ProbeOutcome, RecoverySource, TrackRequest } from "./recovery_types.ts";
+import type { RecoveryTracker } from "./recovery.ts";
+import type { ProbeOutcome } from "./recovery_types.ts";
 import type { FinishedRestart, LiveRestart, PhaseInfo, RestartsOptions } from "./restart_types.ts";
 import { resumeRestarts } from "./resume.ts";
 import type { HostTarget } from "./topology.ts";
+import { HostWatch, RecentRestarts } from "./watch.ts";
 
 /** Writes that join the store's group-commit batch. */
 const DEFER = { deferCommit: true } as const;
-/** Finished restarts kept for the status page. */
-const RECENT = 50;
 
 /** Owns every restart from its start until its host is back; see the module doc. */
 export class Restarts implements AsyncDisposable {
   readonly #o: RestartsOptions;
   readonly #commit: CommitSoon;
-  readonly recovery: RecoveryTracker;
-  readonly #lives = new Map<string, LiveRestart>();
-  /** The outage rows of the hosts held, as in the store. */
-  readonly #outages = new Map<string, OutageRow>();
-  readonly #recent: FinishedRestart[] = [];
+  readonly #watch: HostWatch;
+  readonly #recent = new RecentRestarts();
 
   /** Builds the owner and its recovery tracker (stopped by disposing). */
   constructor(options: RestartsOptions) {
     this.#o = options;
     this.#commit = new CommitSoon(options.store, { onError: (e) => options.hooks?.onFatal?.(e) });
-    const r = options.config().recovery;
-    this.recovery = new RecoveryTracker({
-      fleet: options.fleet,
-      clock: options.clock,
-      recoveryTimeoutSec: r.timeoutSec,
-      probeIntervalSec: r.probeIntervalSec,
-      probeMaxIntervalSec: Math.max(r.probeMaxIntervalSec, r.probeIntervalSec),
-      pool: options.probes,
-      onRecovered: (e) => this.#back(e.id, e.host, e.recoveryMs, e.interrupted),
-      onNotBack: (e) => this.#notBack(e.id, e.host, e.detail, e.interrupted),
-      onSeenAgain: (e) => this.#seenAgain(e.id, e.host),
-    });
+    this.#watch = new HostWatch(options, () => this.#commit.soon(), this.#recent);
+  }
+
+  /** The recovery tracker watching restarted hosts. */
+  get recovery(): RecoveryTracker {
+    return this.#watch.recovery;
   }
 
   /**
@@ -62,22 +52,19 @@ export class Restarts implements AsyncDisposable {
   resume(): void {
     resumeRestarts(this.#o, {
       interrupted: (row) => this.#o.hooks?.onPhase?.("interrupted", { host: row.host }),
-      comingBack: (o, entry, target) => this.#comingBack(o, entry, target, true),
-      drop: (o) => {
-        this.#o.store.outages.delete(o.host, o.id, DEFER);
-        this.#commit.soon();
-      },
+      comingBack: (o, entry, target) => this.#watch.comingBack(o, entry, target, true),
+      drop: (o) => this.#watch.drop(o),
     });
   }
 
   /** Restarts being executed, coming back, or not back. */
   lives(): LiveRestart[] {
-    return [...this.#lives.values()];
+    return this.#watch.lives();
   }
 
   /** The last restarts that ended, newest first. */
   recent(): FinishedRestart[] {
-    return [...this.#recent].reverse();
+    return this.#recent.list();
   }
 
   /** Ends `row` as skipped by the gate. */
@@ -93,13 +80,10 @@ export class Restarts implements AsyncDisposable {
    * @throws when the start mark could not be committed (nothing was executed).
    */
   async run(row: InboxRow, target: HostTarget, signal: AbortSignal): Promise<void> {
-    const { store, clock, budget } = this.#o;
+    const { store, clock } = this.#o;
     const startedAt = clock.now();
     const failedCommits = store.failedCommits;
     if (!store.markStarted(row.id, startedAt, DEFER)) return;
-    // A host that did not come back may be restarted again: this restart owns it now.
-    const previous = this.#outages.get(row.host);
-    if (previous) this.recovery.untrack(previous.id);
     const outage: OutageRow = {
       host: row.host,
       id: row.id,
@@ -111,8 +95,6 @@ export class Restarts implements AsyncDisposable {
       interrupted: false,
       detail: null,
     };
-    this.#save(outage);
-    budget.hold(row.host, "restarting");
     this.#o.ledger.record(row.host, startedAt);
     const req: RestartRequest = row.request;
     const life: LiveRestart = {
@@ -125,14 +107,13 @@ export class Restarts implements AsyncDisposable {
       requestedBy: req.requestedBy,
       reason: req.reason,
     };
-    this.#lives.set(row.host, life);
+    this.#watch.start(outage, life);
     try {
       // Durable before the executor runs (never twice after a crash).
       await this.#commit.soon();
       if (store.failedCommits !== failedCommits) throw new Error("a commit failed");
     } catch (err) {
-      budget.release(row.host);
-      this.#lives.delete(row.host);
+      this.#watch.abandon(outage);
       throw new Error(`the start of ${row.id} was not committed: ${errorMessage(err)}`);
     }
     this.#o.events.event({
@@ -168,7 +149,7 @@ export class Restarts implements AsyncDisposable {
     const detail = describeOutcome(outcome);
     this.#history(() => store.historyFinish(row.id, phase, detail, clock.now(), durationMs, DEFER));
     this.#end(row, phase, detail, { executor: target.executor, outcome, durationMs });
-    this.#remember({
+    this.#recent.push({
       id: row.id,
       host: row.host,
       outcome: phase,
@@ -180,8 +161,8 @@ export class Restarts implements AsyncDisposable {
     });
     if (phase === "failed") this.#o.breaker.failure(row.host);
     const watch = _watchAfter(outcome, entry);
-    if (watch === undefined || entry === undefined) return this.#release(outage);
-    this.#comingBack(
+    if (watch === undefined || entry === undefined) return this.#watch.release(outage);
+    this.#watch.comingBack(
       { ...outage, bootIdBefore: bootIdBefore ?? null, interrupted: watch === "unknown" },
       entry,
       target,
@@ -243,139 +224,6 @@ export class Restarts implements AsyncDisposable {
     }
   }
 
-  /** The host is coming back: held, recorded, and watched by the recovery tracker. */
-  #comingBack(outage: OutageRow, entry: ExecutorEntry, target: HostTarget, resumed = false): void {
-    const { clock, budget } = this.#o;
-    const notBack = outage.state === "not_back";
-    const now = clock.now();
-    const row: OutageRow = notBack ? outage : { ...outage, state: "coming_back", since: now };
-    this.#save(row);
-    budget.hold(row.host, row.state as "coming_back" | "not_back");
-    const life = this.#lives.get(row.host);
-    const phase = notBack ? "not_back" : "coming_back";
-    if (life?.id === row.id) Object.assign(life, { phase, since: row.since });
-    else {
-      this.#lives.set(row.host, {
-        id: row.id,
-        host: row.host,
-        executor: row.executor,
-        phase,
-        startedAt: row.startedAt,
-        since: row.since,
-      });
-    }
-    // How it is seen back: its agent, or (SSH) its probe alone; with recovery
-    // "none" its health check alone, unless the restart's fate is unknown.
-    const watchBoot = entry.recovery === "boot" || row.interrupted;
-    const source: RecoverySource = !watchBoot
-      ? "none"
-      : entry.type === "agent"
-      ? "agent"
-      : entry.probe !== undefined
-      ? "probe"
-      : "none";
-    const probeReq: ExecuteRequest = {
-      id: row.id,
-      host: row.host,
-      address: target.address,
-      port: target.port,
-      timeoutMs: this.#o.config().recovery.probeTimeoutSec * 1000,
-    };
-    const track: TrackRequest = {
-      id: row.id,
-      host: row.host,
-      startedAt: row.startedAt,
-      source,
-      interrupted: row.interrupted,
-      notBack,
-    };
-    if (row.bootIdBefore !== null) track.bootIdBefore = row.bootIdBefore;
-    if (source === "probe") {
-      track.probe = (signal) =>
-        entry.probe!(probeReq, signal).then((r) =>
-          r.kind === "ok" ? r : { kind: "failed" as const, detail: `${r.kind}: ${r.detail}` }
-        );
-    }
-    const health = entry.healthCheck;
-    if (health !== undefined) {
-      track.healthCheck = (signal) =>
-        health(row.host, signal).then((o) =>
-          o.kind === "ok"
-            ? { ok: true as const }
-            : { ok: false as const, detail: describeOutcome(o) }
-        );
-    }
-    // Resumed after a restart of mandrill: at least a minute more to show up.
-    const deadline = row.startedAt + this.#o.config().recovery.timeoutSec * 1000;
-    if (resumed && deadline < now + 60_000) track.deadlineAt = now + 60_000;
-    if (source === "none" && track.healthCheck === undefined) return this.#release(row);
-    this.recovery.track(track);
-  }
-
-  #back(id: string, host: string, recoveryMs: number, interrupted: boolean): void {
-    const { store, clock, events } = this.#o;
-    if (!interrupted) {
-      this.#history(() => store.historyRecovered(id, clock.now(), recoveryMs));
-      events.event({
-        id,
-        host,
-        phase: "recovered",
-        detail: `back after ${(recoveryMs / 1000).toFixed(1)}s`,
-        ts: clock.now(),
-      });
-      this.#o.hooks?.onRecovered?.(recoveryMs);
-      const done = this.#recent.find((r) => r.id === id);
-      if (done) done.recoveryMs = recoveryMs;
-    }
-    this.#releaseHost(host, id);
-  }
-
-  #notBack(id: string, host: string, detail: string, interrupted: boolean): void {
-    const { store, clock, events, budget } = this.#o;
-    if (interrupted) {
-      log("recovery").warn("{host} was not seen since its restart was interrupted: {detail}", {
-        id,
-        host,
-        detail,
-      });
-    } else {
-      this.#history(() => store.historyNotBack(id, detail));
-      events.event({ id, host, phase: "failed", detail, ts: clock.now() });
-      this.#o.breaker.failure(host);
-      const done = this.#recent.find((r) => r.id === id);
-      if (done) done.notBack = true;
-    }
-    const life = this.#lives.get(host);
-    if (life?.id === id) Object.assign(life, { phase: "not_back", since: clock.now() });
-    const row = this.#outages.get(host);
-    if (row?.id === id) this.#save({ ...row, state: "not_back", since: clock.now(), detail });
-    budget.hold(host, "not_back");
-  }
-
-  #seenAgain(id: string, host: string): void {
-    this.#releaseHost(host, id);
-  }
-
-  #release(outage: OutageRow): void {
-    this.#releaseHost(outage.host, outage.id);
-  }
-
-  #releaseHost(host: string, id: string): void {
-    if (this.#outages.get(host)?.id !== id) return; // a newer restart holds the host
-    this.#o.store.outages.delete(host, id, DEFER);
-    this.#commit.soon();
-    if (this.#outages.get(host)?.id === id) this.#outages.delete(host);
-    if (this.#lives.get(host)?.id === id) this.#lives.delete(host);
-    this.#o.budget.release(host);
-  }
-
-  /** Records the outage of `row.host`, in memory and in the open batch. */
-  #save(row: OutageRow): void {
-    this.#outages.set(row.host, row);
-    this.#o.store.outages.put(row, DEFER);
-    this.#commit.soon();
-  }
-
   #end(row: InboxRow, outcome: Outcome, detail: string, extra: Omit<PhaseInfo, "host">): void {
     const now = this.#o.clock.now();
     const { store, events } = this.#o;
@@ -393,11 +241,6 @@ export class Restarts implements AsyncDisposable {
     });
   }
 
-  #remember(done: FinishedRestart): void {
-    this.#recent.push(done);
-    if (this.#recent.length > RECENT) this.#recent.shift();
-  }
-
   #history(write: () => void): void {
     try {
       write();
@@ -409,7 +252,7 @@ export class Restarts implements AsyncDisposable {
 
   /** Stops watching recoveries (what is coming back stays in the store for the next start). */
   async [Symbol.asyncDispose](): Promise<void> {
-    await this.recovery[Symbol.asyncDispose]();
+    await this.#watch[Symbol.asyncDispose]();
   }
 }
 

@@ -10,7 +10,7 @@
  * never floods sshd or the bastion's CPU.
  * @module
  */
-import { backoffDelay, Semaphore } from "../async/mod.ts";
+import { Semaphore } from "../async/mod.ts";
 import { systemClock } from "../clock.ts";
 import type { BootChange, FleetView } from "../fleet/fleet_view.ts";
 import { errorMessage, log } from "../log.ts";
@@ -26,8 +26,7 @@ import type {
 
 export type * from "./recovery_types.ts";
 
-/** Slack when comparing a host's uptime with the time since its restart started, ms. */
-const UPTIME_SLACK_MS = 1_000;
+import { isNewBoot, nextCheckMs } from "./recovery_rules.ts";
 
 interface _Entry {
   req: TrackRequest;
@@ -195,13 +194,14 @@ export class RecoveryTracker implements AsyncDisposable {
   /** Moves `entry` on if `bootId` (with the uptime, if known) shows a new boot. */
   #consider(entry: _Entry, bootId: string, uptimeSec?: number): void {
     if (entry.phase !== "boot") return;
-    const elapsed = this.#o.clock.now() - entry.req.startedAt;
-    const isNew = entry.req.interrupted ||
-      (entry.bootIdBefore !== undefined
-        ? bootId !== entry.bootIdBefore
-        : uptimeSec !== undefined
-        ? uptimeSec * 1000 <= elapsed + UPTIME_SLACK_MS
-        : elapsed >= this.#o.probeIntervalSec * 1000);
+    const isNew = isNewBoot({
+      bootId,
+      uptimeSec,
+      bootIdBefore: entry.bootIdBefore,
+      elapsedMs: this.#o.clock.now() - entry.req.startedAt,
+      interrupted: entry.req.interrupted,
+      probeIntervalSec: this.#o.probeIntervalSec,
+    });
     if (!isNew) return;
     entry.bootId = bootId;
     if (entry.req.healthCheck === undefined) return this.#recovered(entry);
@@ -291,18 +291,8 @@ export class RecoveryTracker implements AsyncDisposable {
 
   /** Waits for the entry's next check; true when woken early (a phase change). */
   #sleep(entry: _Entry): Promise<boolean> {
-    // Looking at the fleet view costs nothing: agent hosts are looked at every
-    // probeIntervalSec; probes and health checks (processes) back off.
-    const ms = entry.req.source === "agent" && entry.phase !== "health"
-      ? this.#o.probeIntervalSec * 1000
-      : entry.phase === "not_back"
-      ? this.#o.probeMaxIntervalSec * 1000 * (1 - this.#o.probeJitter * this.#o.random())
-      : backoffDelay(entry.attempt + 1, {
-        minDelayMs: this.#o.probeIntervalSec * 1000,
-        maxDelayMs: this.#o.probeMaxIntervalSec * 1000,
-        jitter: this.#o.probeJitter,
-        random: this.#o.random,
-      });
+    const phase = entry.phase === "done" ? "not_back" : entry.phase;
+    const ms = nextCheckMs({ source: entry.req.source, phase, attempt: entry.attempt }, this.#o);
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         entry.wake = undefined;
