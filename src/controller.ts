@@ -35,6 +35,8 @@ import { Restarts } from "./restart/lifecycle.ts";
 import { buildTopology, type Topology } from "./restart/topology.ts";
 import { Store } from "./store/mod.ts";
 import type { Metrics } from "./http/metrics.ts";
+import { buildStatus, type Status } from "./status/model.ts";
+import { VERSION } from "./version.ts";
 
 /** Options of {@linkcode Controller.start}. */
 export interface ControllerOptions {
@@ -103,7 +105,15 @@ export class Controller implements AsyncDisposable {
     this.topics = topics(config.mqtt.topicPrefix);
     const clock = this.#clock = options.clock ?? systemClock;
     const live = () => this.#config;
-    const events = teeSinks(mqttEventSink(conn, this.topics), ...(options.sinks ?? []));
+    const statusSink: EventSink = {
+      event: () => this.#statusChanged(),
+      deadLetter: () => {},
+    };
+    const events = teeSinks(
+      mqttEventSink(conn, this.topics),
+      statusSink,
+      ...(options.sinks ?? []),
+    );
 
     // 1. What the agents say: heartbeats and statuses of the hosts the config
     //    gives an agent, and results for the agent executors.
@@ -120,6 +130,7 @@ export class Controller implements AsyncDisposable {
     // 2. The kill switch: the retained message on {p}/control.
     this.killSwitch = new KillSwitch({
       onChange: (state) => {
+        this.#statusChanged();
         if (state !== undefined) return;
         this.#breaker.reset(clock.now());
         store.meta.set(BREAKER_RESET_KEY, String(clock.now()));
@@ -134,6 +145,7 @@ export class Controller implements AsyncDisposable {
       clock,
       limits: () => this.#config.policy,
     });
+    this.budget.onChange(() => this.#statusChanged());
 
     // 4. How hosts are restarted.
     this.executors = new ExecutorRegistry(config, {
@@ -143,7 +155,7 @@ export class Controller implements AsyncDisposable {
 
     // 5. A restart's life, from its start until its host is back; the breaker
     //    engages the kill switch when too many fail.
-    const ledger = new RestartLedger();
+    const ledger = this.#ledger = new RestartLedger();
     const now = clock.now();
     for (
       const r of store.restartsSince(now - Math.max(3_600_000, config.policy.minIntervalSec * 1000))
@@ -249,6 +261,36 @@ export class Controller implements AsyncDisposable {
   }
 
   readonly #breaker: Breaker;
+  readonly #ledger: RestartLedger;
+  readonly #statusListeners = new Set<() => void>();
+
+  #statusChanged(): void {
+    for (const listener of this.#statusListeners) listener();
+  }
+
+  /** The status page's view of everything (`/api/status`). */
+  status(): Status {
+    return buildStatus({
+      version: VERSION,
+      now: this.#clock.now(),
+      topology: this.#topology,
+      hosts: Object.keys(this.#config.hosts),
+      limits: this.#config.policy,
+      fleet: this.fleet,
+      budget: this.budget,
+      ledger: this.#ledger,
+      paused: this.killSwitch.paused(),
+      inFlight: this.dispatcher.inFlight(),
+      restarts: this.restarts.lives(),
+      recent: this.restarts.recent(),
+    });
+  }
+
+  /** Calls `listener` after anything the status shows changed (often: coalesce). Dispose to stop. */
+  onStatusChange(listener: () => void): Disposable {
+    this.#statusListeners.add(listener);
+    return { [Symbol.dispose]: () => this.#statusListeners.delete(listener) };
+  }
 
   /** Failures the breaker counts from before this start: within its window, after the last resume. */
   #breakerSeed(now: number): { host: string; at: number }[] {

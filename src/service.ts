@@ -11,6 +11,7 @@ import { Controller } from "./controller.ts";
 import { errorMessage, log } from "./log.ts";
 import { LagMonitor } from "./debug/mod.ts";
 import { Metrics, startHttpServer } from "./http/mod.ts";
+import { StatusFeed } from "./status/feed.ts";
 
 /** Options of {@linkcode runService}. */
 export interface ServiceOptions {
@@ -73,13 +74,21 @@ export async function runService(config: Config, options: ServiceOptions): Promi
     waiting: () => controller.dispatcher.waitingCounts(),
     unavailable: () => controller.budget.unavailable(),
   });
+  const status = () => JSON.stringify(controller.status());
+  const feed = new StatusFeed({ snapshot: status });
+  using _feeding = controller.onStatusChange(() => feed.changed());
   await using _http = config.http.listen === null
     ? undefined
     : startHttpServer(config.http.listen, {
       metrics,
       ready: () => controller.readiness(),
       tasks: () => controller.tasks(),
+      status,
+      feed,
     });
+  // Declared after the server, so disposed before it: the server's graceful
+  // shutdown waits for open responses, and a live feed never ends by itself.
+  using _feed = feed;
   const onRejection = (e: PromiseRejectionEvent) => {
     e.preventDefault();
     fatal("unhandled rejection", e.reason);

@@ -1,11 +1,34 @@
 /**
- * The operator's HTTP endpoint: `/metrics` for Prometheus, `/healthz` and
- * `/readyz` for probes (systemd, Kubernetes, load balancers), and
- * `/debug/tasks` listing the work in flight. GET only; nothing it logs or
- * serves carries secrets (no headers, no query strings, no config).
+ * The operator's HTTP endpoint: the status page at `/` (with its JSON twin
+ * `/api/status` and its live feed `/api/events`), `/metrics` for Prometheus,
+ * `/healthz` and `/readyz` for probes (systemd, Kubernetes, load balancers),
+ * and `/debug/tasks` listing the work in flight. GET only, read-only; nothing
+ * it logs or serves carries secrets (no headers, no query strings, no config).
  * @module
  */
 import { errorMessage, log } from "../log.ts";
+import type { StatusFeed } from "../status/feed.ts";
+
+/** One file of the status page, served by mandrill itself (no CDN, no build step). */
+export interface PageAsset {
+  contentType: string;
+  body: string;
+}
+
+/**
+ * The status page's Content-Security-Policy: its own scripts, styles and
+ * feed only; nothing inline, no frames, no forms.
+ */
+export const PAGE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
 
 /** Anything that renders Prometheus text, such as {@linkcode Metrics}. */
 export interface MetricsRenderer {
@@ -31,6 +54,12 @@ export interface HttpHandlerOptions {
   ready?: () => Readiness;
   /** Serialised as JSON by `GET /debug/tasks`, e.g. `() => dispatcher.inFlight()`. Default: `[]`. */
   tasks?: () => unknown;
+  /** The status as JSON text, for `GET /api/status`. Default: none (404). */
+  status?: () => string;
+  /** The live feed of `GET /api/events` (Server-Sent Events). Default: none (404). */
+  feed?: StatusFeed;
+  /** The status page's files by path (`/` for the page itself). Default: none. */
+  page?: Readonly<Record<string, PageAsset>>;
 }
 
 /** Options of {@linkcode startHttpServer}. */
@@ -106,7 +135,7 @@ export function createHttpHandler(
 ): (req: Request) => Promise<Response> {
   const ready = options.ready ?? (() => ({ ok: true, reasons: [] }));
   const tasks = options.tasks ?? (() => []);
-  const routes: Record<string, () => Response | Promise<Response>> = {
+  const routes: Record<string, (req: Request) => Response | Promise<Response>> = {
     "/metrics": async () => {
       try {
         const body = await options.metrics.render();
@@ -137,6 +166,33 @@ export function createHttpHandler(
       }
     },
   };
+  const status = options.status;
+  if (status) {
+    routes["/api/status"] = () => {
+      try {
+        return new Response(status(), {
+          headers: { "content-type": "application/json; charset=utf-8", ..._NO_STORE },
+        });
+      } catch (err) {
+        log("http").error("Cannot build the status: {error}", { error: errorMessage(err) });
+        return _text("cannot build the status\n", 500);
+      }
+    };
+  }
+  for (const [path, asset] of Object.entries(options.page ?? {})) {
+    routes[path] = () =>
+      new Response(asset.body, {
+        headers: {
+          "content-type": asset.contentType,
+          "content-security-policy": PAGE_CSP,
+          "x-content-type-options": "nosniff",
+          "referrer-policy": "no-referrer",
+          ..._NO_STORE,
+        },
+      });
+  }
+  const feed = options.feed;
+  if (feed) routes["/api/events"] = (req) => _events(feed, req.signal);
   return async (req) => {
     const path = new URL(req.url).pathname;
     const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
@@ -144,8 +200,20 @@ export function createHttpHandler(
     log("http").debug("{method} {path}", { method: req.method, path });
     if (!route) return _text("not found\n", 404);
     if (req.method !== "GET") return _text("method not allowed\n", 405, { allow: "GET" });
-    return await route();
+    return await route(req);
   };
+}
+
+function _events(feed: StatusFeed, signal?: AbortSignal): Response {
+  const body = feed.stream(signal);
+  if (body === undefined) return _text("too many status page clients\n", 503);
+  return new Response(body, {
+    headers: {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+      "x-accel-buffering": "no",
+    },
+  });
 }
 
 /**
