@@ -33,7 +33,7 @@ import { fleetFacts } from "./restart/facts.ts";
 import { RestartLedger } from "./restart/ledger.ts";
 import { Restarts } from "./restart/lifecycle.ts";
 import { buildTopology, type Topology } from "./restart/topology.ts";
-import { Store } from "./store/mod.ts";
+import { SqliteStore, type Store } from "./store/mod.ts";
 import type { Metrics } from "./http/metrics.ts";
 import { buildStatus, type Status } from "./status/model.ts";
 import { VERSION } from "./version.ts";
@@ -69,6 +69,29 @@ const PRUNE_EVERY_TICKS = 3_600_000 / CHECKPOINT_MS;
 /** Where the time of the last kill switch release is kept (the breaker forgets failures before it). */
 const BREAKER_RESET_KEY = "breaker.resetAt";
 
+/** What the controller reads from the store before it starts: the rate limits' and the breaker's past. */
+interface _Seeds {
+  restarts: { host: string; startedAt: number }[];
+  failures: { host: string; at: number }[];
+}
+
+/** The store of `config` (SQLite at `store.path`). */
+export function openStore(config: Config): Store {
+  return SqliteStore.open(config.store.path, { synchronous: config.store.synchronous });
+}
+
+async function _seeds(store: Store, config: Config, now: number): Promise<_Seeds> {
+  const restarts = await store.restartsSince(
+    now - Math.max(3_600_000, config.policy.minIntervalSec * 1000),
+  );
+  const breaker = config.policy.breaker;
+  if (breaker === null) return { restarts, failures: [] };
+  // Failures within the breaker's window, after the last release of the kill switch.
+  const resetAt = Number(await store.metaGet(BREAKER_RESET_KEY) ?? 0);
+  const failures = await store.failuresSince(Math.max(now - breaker.withinSec * 1000, resetAt + 1));
+  return { restarts, failures };
+}
+
 /** The running controller. Dispose (or call {@linkcode shutdown}) to stop it gracefully. */
 export class Controller implements AsyncDisposable {
   #config: Config;
@@ -94,10 +117,15 @@ export class Controller implements AsyncDisposable {
 
   private constructor(
     config: Config,
-    store: Store,
-    conn: MqttConnection,
+    parts: {
+      store: Store;
+      conn: MqttConnection;
+      seeds: _Seeds;
+      commit: { fn: () => Promise<void> };
+    },
     options: ControllerOptions,
   ) {
+    const { store, conn, seeds } = parts;
     this.#config = config;
     this.#options = options;
     this.store = store;
@@ -133,7 +161,11 @@ export class Controller implements AsyncDisposable {
         this.#statusChanged();
         if (state !== undefined) return;
         this.#breaker.reset(clock.now());
-        store.meta.set(BREAKER_RESET_KEY, String(clock.now()));
+        Promise.resolve(store.metaSet(BREAKER_RESET_KEY, String(clock.now()))).catch((err) => {
+          log("control").warn("Cannot remember when the kill switch was released: {error}", {
+            error: errorMessage(err),
+          });
+        });
       },
     });
     routeKillSwitch(conn, this.topics, this.killSwitch);
@@ -156,17 +188,12 @@ export class Controller implements AsyncDisposable {
     // 5. A restart's life, from its start until its host is back; the breaker
     //    engages the kill switch when too many fail.
     const ledger = this.#ledger = new RestartLedger();
-    const now = clock.now();
-    for (
-      const r of store.restartsSince(now - Math.max(3_600_000, config.policy.minIntervalSec * 1000))
-    ) {
-      ledger.record(r.host, r.startedAt);
-    }
+    for (const r of seeds.restarts) ledger.record(r.host, r.startedAt);
     this.#breaker = new Breaker({
       settings: () => this.#config.policy.breaker,
       clock,
       trip: (reason) => this.#tripBreaker(reason),
-      seed: this.#breakerSeed(now),
+      seed: seeds.failures,
     });
     this.restarts = new Restarts({
       store,
@@ -212,10 +239,11 @@ export class Controller implements AsyncDisposable {
       store,
       events,
       clock,
-      groupCommit: true,
       onAccepted: (row) => this.dispatcher.enqueue(row),
       onResult: (r) => options.metrics?.onIntake(r),
     });
+    // Group commit: the connection holds each batch's PUBACKs until this resolved.
+    parts.commit.fn = () => intake.commit();
     const filter = config.mqtt.sharedGroup
       ? `$share/${config.mqtt.sharedGroup}/${this.topics.restart}`
       : this.topics.restart;
@@ -235,7 +263,12 @@ export class Controller implements AsyncDisposable {
       lastRestartAt: (host) => ledger.lastRestartAt(host),
       submit: (req) => {
         intake.handle(chaosTopic, new TextEncoder().encode(JSON.stringify(req)));
-        store.commitBatch();
+        intake.commit().catch((err) => {
+          log("chaos").error("Cannot store the chaos request {id}: {error}", {
+            id: req.id,
+            error: errorMessage(err),
+          });
+        });
       },
       paused: () => this.killSwitch.paused(),
       clock,
@@ -249,7 +282,11 @@ export class Controller implements AsyncDisposable {
     let ticks = 0;
     const maintain = () => {
       try {
-        if (ticks++ % PRUNE_EVERY_TICKS === 0) this.#prune(clock);
+        if (ticks++ % PRUNE_EVERY_TICKS === 0) {
+          this.#prune(clock).catch((err) => {
+            log("store").warn("Cannot prune old rows: {error}", { error: errorMessage(err) });
+          });
+        }
         store.checkpoint();
       } catch (err) {
         log("store").warn("Store maintenance failed: {error}", { error: errorMessage(err) });
@@ -292,14 +329,6 @@ export class Controller implements AsyncDisposable {
     return { [Symbol.dispose]: () => this.#statusListeners.delete(listener) };
   }
 
-  /** Failures the breaker counts from before this start: within its window, after the last resume. */
-  #breakerSeed(now: number): { host: string; at: number }[] {
-    const settings = this.#config.policy.breaker;
-    if (settings === null) return [];
-    const resetAt = Number(this.store.meta.get(BREAKER_RESET_KEY) ?? 0);
-    return this.store.failuresSince(Math.max(now - settings.withinSec * 1000, resetAt + 1));
-  }
-
   /** The breaker tripped: pause at once here, and for every instance through the retained message. */
   #tripBreaker(reason: string): void {
     const now = this.#clock.now();
@@ -328,7 +357,7 @@ export class Controller implements AsyncDisposable {
       if (stop.aborted) return; // shut down before the broker was reached
       throw new Error("cannot learn the kill switch state");
     }
-    this.restarts.resume();
+    await this.restarts.resume();
     await Promise.all([
       this.dispatcher.run({ stop, abort: this.#abort.signal }),
       this.#chaos.run(stop),
@@ -381,9 +410,9 @@ export class Controller implements AsyncDisposable {
   }
 
   /** Deletes what is older than `store.retentionDays`. */
-  #prune(clock: Clock): void {
+  async #prune(clock: Clock): Promise<void> {
     const days = this.#config.store.retentionDays;
-    const removed = this.store.prune(clock.now() - days * 86_400_000);
+    const removed = await this.store.prune(clock.now() - days * 86_400_000);
     if (removed > 0) {
       log("store").info("Pruned {removed} requests older than {days} days", { removed, days });
     }
@@ -391,24 +420,26 @@ export class Controller implements AsyncDisposable {
 
   /** Opens the store, connects, and starts dispatching. */
   static async start(config: Config, options: ControllerOptions = {}): Promise<Controller> {
-    const store = Store.open(config.store.path, { synchronous: config.store.synchronous });
+    const store = openStore(config);
     try {
+      const seeds = await _seeds(store, config, (options.clock ?? systemClock).now());
       // Group commit: PUBACKs wait for the inbox writes of their batch to commit.
+      const commit = { fn: () => Promise.resolve() };
       const conn = await MqttConnection.open(mqttSettings(config), {
-        commitBatch: () => store.commitForAck(),
+        commitBatch: () => commit.fn(),
       });
       log("run").info("mandrill started: store {store}, broker {clientId}", {
         store: config.store.path,
         clientId: config.mqtt.clientId,
       });
       try {
-        return new Controller(config, store, conn, options);
+        return new Controller(config, { store, conn, seeds, commit }, options);
       } catch (err) {
         await conn.close().catch(() => {});
         throw err;
       }
     } catch (err) {
-      store.close();
+      await Promise.resolve(store.close()).catch(() => {});
       throw err;
     }
   }
@@ -419,6 +450,7 @@ export class Controller implements AsyncDisposable {
     if (!this.conn.connected) reasons.push("MQTT broker disconnected");
     else if (!this.conn.subscribed) reasons.push("MQTT subscriptions not granted yet");
     if (!this.store.isOpen) reasons.push("store closed");
+    else if (this.store.problem !== undefined) reasons.push(this.store.problem);
     if (this.#shutdown) reasons.push("shutting down");
     return { ok: reasons.length === 0, reasons };
   }
@@ -430,6 +462,24 @@ export class Controller implements AsyncDisposable {
   tasks(): { requests: unknown[]; restarts: unknown[] } {
     return { requests: this.dispatcher.inFlight(), restarts: this.restarts.lives() };
   }
+
+  /**
+   * Rows pending in the inbox, for `mandrill_inbox_pending`: read at most once
+   * a second (a shared store answers over the network).
+   */
+  pendingCount(): number {
+    const now = this.#clock.now();
+    if (this.store.isOpen && now - this.#pendingAt >= 1_000) {
+      this.#pendingAt = now;
+      const n = this.store.pendingCount();
+      if (typeof n === "number") this.#pending = n;
+      else n.then((v) => this.#pending = v, () => {});
+    }
+    return this.#pending;
+  }
+
+  #pending = 0;
+  #pendingAt = -Infinity;
 
   /** The config in force. */
   get config(): Config {
@@ -508,7 +558,7 @@ export class Controller implements AsyncDisposable {
     await this.conn.close().catch((err) => errors.push(err));
     clearInterval(this.#checkpointTimer);
     try {
-      this.store.close();
+      await this.store.close();
     } catch (err) {
       errors.push(err);
     }

@@ -60,7 +60,7 @@ export async function runService(config: Config, options: ServiceOptions): Promi
   const controller = await Controller.start(config, { metrics, onFatal: fatal });
   current.controller = controller;
   metrics.bindSources({
-    inboxPending: () => (controller.store.isOpen ? controller.store.pendingCount() : 0),
+    inboxPending: () => controller.pendingCount(),
     mqttConnected: () => controller.conn.connected,
     eventLoopLagSeconds: () => lag.lagSeconds,
     inflight: () => controller.dispatcher.inFlight().length,

@@ -6,7 +6,8 @@
  */
 import { loadConfig } from "../config/mod.ts";
 import { loadOrReport, parseCommand, usageError } from "./_common.ts";
-import { type RequestView, Store } from "../store/mod.ts";
+import type { RequestView } from "../store/mod.ts";
+import { openStore } from "../controller.ts";
 import { isValidHost } from "../contract/ids.ts";
 
 /** Usage text of `mandrill history`. */
@@ -70,8 +71,13 @@ export async function historyCommand(args: string[]): Promise<number> {
   }
   const config = await loadOrReport(() => loadConfig(values.config!));
   if ("exit" in config) return config.exit;
-  using store = Store.open(config.store.path);
-  const rows = store.listRequests({ host: values.host, limit });
+  const store = openStore(config);
+  let rows: RequestView[];
+  try {
+    rows = await store.listRequests({ host: values.host, limit });
+  } finally {
+    await store.close();
+  }
   if (values.json) {
     for (const r of rows) console.log(JSON.stringify(r));
   } else {

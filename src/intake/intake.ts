@@ -1,7 +1,9 @@
 /**
- * Intake: validates each restart request and writes it to the inbox in one
- * synchronous step, before the PUBACK leaves. Invalid payloads are dead-lettered
- * (table and topic), acknowledged, and never executed; a known id is ignored.
+ * Intake: validates each restart request and adds it to the store's intake
+ * batch; {@linkcode Intake.commit} makes the batch durable before its PUBACKs
+ * leave (group commit), then reports what was new. Invalid payloads are
+ * dead-lettered (table and topic), acknowledged, and never executed; a known
+ * id is acknowledged and ignored.
  * @module
  */
 import { isValidHost, isValidId } from "../contract/ids.ts";
@@ -9,6 +11,7 @@ import { restartRequestSchema } from "../contract/messages.ts";
 import type { Clock } from "../clock.ts";
 import type { EventSink } from "../pipeline/events.ts";
 import type { InboxRow, Store } from "../store/mod.ts";
+import type { DeadLetter, RestartEvent } from "../contract/messages.ts";
 import { log } from "../log.ts";
 
 /** Largest payload accepted: 64 KiB. */
@@ -27,14 +30,9 @@ export interface IntakeOptions {
   store: Store;
   events: EventSink;
   clock: Clock;
-  /**
-   * Leave writes in the store's group-commit batch (the caller commits before
-   * acknowledging, see `MqttConnectionOptions.commitBatch`). Default: false.
-   */
-  groupCommit?: boolean;
-  /** Called with each accepted request's new inbox row, to hand it to the dispatcher. */
+  /** Called, once committed, with each accepted request's new inbox row, to hand it to the dispatcher. */
   onAccepted?: (row: InboxRow) => void;
-  /** Called with every result, for metrics. */
+  /** Called with every result (once known), for metrics. */
   onResult?: (r: IntakeResult) => void;
 }
 
@@ -51,56 +49,77 @@ function _zodMessage(issues: { path: PropertyKey[]; message: string }[]): string
 /** Validates, dedupes and stores restart requests. */
 export class Intake {
   readonly #o: IntakeOptions;
-  readonly #write: { deferCommit: boolean };
+  /** What the open batch's rejections publish once it is committed. */
+  #rejected: { dl: DeadLetter; event?: RestartEvent }[] = [];
+  /** Commits run one after another, so PUBACKs and hand-overs keep arrival order. */
+  #committing: Promise<void> = Promise.resolve();
 
   /** Builds an intake over the store and event sink. */
   constructor(options: IntakeOptions) {
     this.#o = options;
-    this.#write = { deferCommit: options.groupCommit ?? false };
   }
 
   /**
-   * Handles one payload from `topic`. Synchronous: when it returns, the request is
-   * durable (or dead-lettered) and may be acknowledged. Throws only if the store
-   * cannot be written, so the message is not acknowledged and will come again.
+   * Handles one payload from `topic`, synchronously: the request (or its dead
+   * letter) joins the store's intake batch. It is durable, and may be
+   * acknowledged, once {@linkcode commit} resolved.
    */
-  handle(topic: string, payload: Uint8Array): IntakeResult {
+  handle(topic: string, payload: Uint8Array): void {
     const r = this.#classify(payload);
     const now = this.#o.clock.now();
-    if (r.kind === "rejected") {
-      const text = lenient.decode(payload.subarray(0, DEADLETTER_PAYLOAD_BYTES));
-      this.#o.store.addDeadLetter({ topic, payload: text, error: r.error, ts: now }, this.#write);
-      this.#o.events.deadLetter({ topic, payload: text, error: r.error, ts: now });
-      if (r.id) {
-        this.#o.events.event({
-          id: r.id,
-          host: r.host ?? "",
-          phase: "rejected",
-          detail: r.error,
-          ts: now,
-        });
+    if (r.kind === "ok") {
+      this.#o.store.insertRequest(r.request, now);
+      return;
+    }
+    const text = lenient.decode(payload.subarray(0, DEADLETTER_PAYLOAD_BYTES));
+    const dl = { topic, payload: text, error: r.error, ts: now };
+    this.#o.store.addDeadLetter(dl);
+    const event: RestartEvent | undefined = r.id
+      ? { id: r.id, host: r.host ?? "", phase: "rejected", detail: r.error, ts: now }
+      : undefined;
+    this.#rejected.push({ dl, event });
+    log("intake").warn("Rejected a message on {topic}: {error}", {
+      topic,
+      error: r.error,
+      id: r.id,
+    });
+    this.#o.onResult?.({ kind: "rejected", error: r.error, id: r.id });
+  }
+
+  /**
+   * Makes the batch durable (the group commit of the PUBACKs), then publishes
+   * its events and hands new rows to the dispatcher. Rejects when the store
+   * cannot write: nothing of the batch is acknowledged, the broker sends it again.
+   */
+  commit(): Promise<void> {
+    const rejected = this.#rejected;
+    this.#rejected = [];
+    // The batch is taken synchronously (in arrival order); its commit waits for the one before.
+    let committed;
+    try {
+      committed = this.#o.store.commitIntake();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const next = this.#committing.then(async () => {
+      const result = await committed;
+      const { events } = this.#o;
+      for (const row of result.accepted) {
+        events.event({ id: row.id, host: row.host, phase: "received", ts: row.receivedAt });
+        this.#o.onResult?.({ kind: "accepted", id: row.id, host: row.host });
+        this.#o.onAccepted?.(row);
       }
-      log("intake").warn("Rejected a message on {topic}: {error}", {
-        topic,
-        error: r.error,
-        id: r.id,
-      });
-      const result: IntakeResult = { kind: "rejected", error: r.error, id: r.id };
-      this.#o.onResult?.(result);
-      return result;
-    }
-    const row = this.#o.store.insertRequest(r.request, now, this.#write);
-    const result: IntakeResult = row
-      ? { kind: "accepted", id: r.request.id, host: r.request.host }
-      : { kind: "duplicate", id: r.request.id };
-    if (row) {
-      this.#o.events.event({ id: r.request.id, host: r.request.host, phase: "received", ts: now });
-      this.#o.onAccepted?.(row);
-    } else {
-      log("intake").debug("Ignored duplicate request {id}", { id: r.request.id });
-    }
-    this.#o.onResult?.(result);
-    return result;
+      for (const id of result.duplicates) {
+        log("intake").debug("Ignored duplicate request {id}", { id });
+        this.#o.onResult?.({ kind: "duplicate", id });
+      }
+      for (const { dl, event } of rejected) {
+        events.deadLetter(dl);
+        if (event) events.event(event);
+      }
+    });
+    this.#committing = next.catch(() => {});
+    return next;
   }
 
   #classify(payload: Uint8Array):

@@ -20,13 +20,15 @@ type SendPacket = (packet: { cmd: string }, cb?: (err?: Error) => void, ...rest:
 /** Holds PUBACKs until `commit` has run. */
 export class AckBatcher {
   readonly #client: MqttClient;
-  readonly #commit: () => void;
+  readonly #commit: () => void | Promise<void>;
   readonly #send: SendPacket;
   #held: { cmd: string }[] = [];
   #open = false;
+  /** The batch being committed: the next one's PUBACKs wait for it (order is kept). */
+  #flushing: Promise<void> = Promise.resolve();
 
   /** Installs itself on `client` (wrapping its packet sender). */
-  constructor(client: MqttClient, commit: () => void) {
+  constructor(client: MqttClient, commit: () => void | Promise<void>) {
     this.#client = client;
     this.#commit = commit;
     // MQTT.js 5 (pinned) sends every packet through this private method.
@@ -55,29 +57,39 @@ export class AckBatcher {
     return this.#client.stream as { cork?: () => void; uncork?: () => void } | undefined;
   }
 
-  /** Commits, then sends the held PUBACKs in order. */
-  flush(): void {
-    if (!this.#open) return;
+  /**
+   * Commits, then sends the held PUBACKs in order. A commit may be
+   * asynchronous (PostgreSQL): MQTT.js goes on reading meanwhile, and the
+   * next batch's PUBACKs wait for this one's. A failed commit sends none of
+   * its PUBACKs and drops the connection, so the broker sends them again.
+   */
+  flush(): Promise<void> {
+    if (!this.#open) return this.#flushing;
     this.#open = false;
     const acks = this.#held;
     this.#held = [];
+    let committed: void | Promise<void>;
     try {
-      this.#commit();
+      committed = this.#commit();
     } catch (err) {
+      committed = Promise.reject(err);
+    }
+    const before = this.#flushing;
+    const done = Promise.all([before, committed]).then(() => {
+      try {
+        for (const packet of acks) this.#send(packet);
+      } finally {
+        this.#stream()?.uncork?.();
+      }
+    }, (err) => {
+      this.#stream()?.uncork?.();
       log("mqtt").error(
         "Cannot commit {n} messages; not acknowledged, reconnecting for redelivery: {error}",
-        {
-          n: acks.length,
-          error: errorMessage(err),
-        },
+        { n: acks.length, error: errorMessage(err) },
       );
       this.#client.stream?.destroy();
-      return;
-    }
-    try {
-      for (const packet of acks) this.#send(packet);
-    } finally {
-      this.#stream()?.uncork?.();
-    }
+    });
+    this.#flushing = done;
+    return done;
   }
 }

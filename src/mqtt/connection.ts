@@ -46,7 +46,7 @@ export interface MqttConnectionOptions {
    * Group commit: hold PUBACKs and call this once the packets at hand are
    * handled, then send them. Default: none, each PUBACK goes when its handler returns.
    */
-  commitBatch?: () => void;
+  commitBatch?: () => void | Promise<void>;
   /** Called whenever the connected state changes. */
   onConnectedChange?: (connected: boolean) => void;
 }
@@ -387,7 +387,7 @@ export class MqttConnection implements AsyncDisposable {
   /** Disconnects cleanly (waits for in-flight publishes, up to `timeoutMs`), then forcibly. */
   async close(timeoutMs = 5_000): Promise<void> {
     if (this.#ending) return;
-    this.#batcher?.flush();
+    await this.#batcher?.flush();
     this.#ending = true;
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;

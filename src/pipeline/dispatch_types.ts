@@ -7,7 +7,7 @@
 import type { Clock } from "../clock.ts";
 import type { RestartRequest } from "../contract/messages.ts";
 import type { HostTarget } from "../restart/topology.ts";
-import type { InboxRow, Store } from "../store/mod.ts";
+import type { InboxRow, OutageRow, SharedFacts, StartVerdict, Store } from "../store/mod.ts";
 import type { PolicySettings, SkipCode, WaitCode } from "./policy.ts";
 
 export type { HostTarget } from "../restart/topology.ts";
@@ -22,22 +22,40 @@ export interface GateFacts {
   outsideWindow(request: RestartRequest, target: HostTarget): string | undefined;
   /** The host's uptime from its agent's latest heartbeat, if it has an agent and one came. */
   uptimeSec(host: string): number | undefined;
-  /** The host is coming back from a restart (not yet seen back). */
-  busy(host: string): boolean;
+  /** The host is coming back from a restart (not yet seen back); with `outages`, as those say (every instance's). */
+  busy(host: string, outages?: readonly OutageRow[]): boolean;
   /** When the host was last restarted (ms), if ever. */
   lastRestartAt(host: string): number | undefined;
   /** Restarts started in the hour before `now`, fleet-wide. */
   restartsLastHour(now: number): number;
-  /** Whether restarting the host now stays within the unavailability budget. */
-  budget(host: string): { ok: true } | { ok: false; code: WaitCode; reason: string };
+  /**
+   * Whether restarting the host now stays within the unavailability budget;
+   * with `outages`, counting those (every instance's restarts) instead of this
+   * instance's own.
+   */
+  budget(
+    host: string,
+    outages?: readonly OutageRow[],
+  ): { ok: true } | { ok: false; code: WaitCode; reason: string };
   /** Resolves on the next budget change, after `timeoutMs`, or on abort (never rejects). */
   budgetChanged(options: { signal: AbortSignal; timeoutMs: number }): Promise<void>;
 }
 
 /** Who takes a request once the gate decided: the owner of a restart's life. */
 export interface RestartRunner {
-  /** Runs an allowed restart to its end; its first step (the start mark) is synchronous. */
-  run(row: InboxRow, target: HostTarget, signal: AbortSignal): Promise<void>;
+  /**
+   * Runs an allowed restart to its end (it holds the host at once, before its
+   * first await). A shared store calls `recheck` on the fleet's facts inside
+   * the start's transaction; a refusal comes back as the verdict.
+   */
+  run(
+    row: InboxRow,
+    target: HostTarget,
+    signal: AbortSignal,
+    recheck: (facts: SharedFacts) => StartVerdict,
+  ): Promise<
+    { kind: "done" } | { kind: "refused"; verdict: Exclude<StartVerdict, { kind: "allow" }> }
+  >;
   /** Ends a request the gate skipped. */
   skip(row: InboxRow, code: SkipCode, reason: string): void;
 }

@@ -13,7 +13,8 @@ import { KeyedLimiter, TaskGroup } from "../async/mod.ts";
 import { errorMessage, log, withLogContext } from "../log.ts";
 import type { InboxRow } from "../store/mod.ts";
 import type { DispatcherOptions, HostTarget, InFlight } from "./dispatch_types.ts";
-import { decide, type GateDecision, type WaitCode } from "./policy.ts";
+import { decide, type GateDecision, type SkipCode, type WaitCode } from "./policy.ts";
+import type { SharedFacts, StartVerdict } from "../store/mod.ts";
 
 export type {
   DispatcherOptions,
@@ -48,6 +49,8 @@ export class Dispatcher {
    * overflowed. The store is then read from `#lastSeq` until it is drained.
    */
   #scan = true;
+  /** Rows handed over while scanning (read back by the next scan instead). */
+  #missedWhileScanning = 0;
   #commit: PromiseWithResolvers<void> | undefined;
 
   /** Builds a dispatcher; call {@linkcode run} to start it. */
@@ -73,6 +76,8 @@ export class Dispatcher {
     if (!this.#scan) {
       if (this.#queue.length - this.#queueHead < MAX_QUEUED) this.#queue.push(row);
       else this.wake();
+    } else {
+      this.#missedWhileScanning++; // the scan running may have read before this row's insert
     }
     this.#signalWork();
   }
@@ -83,11 +88,13 @@ export class Dispatcher {
   }
 
   /** The next batch of pending rows after `#lastSeq`, oldest first. */
-  #nextRows(): InboxRow[] {
+  async #nextRows(): Promise<InboxRow[]> {
     if (this.#scan) {
-      const rows = this.#o.store.pendingAfter(this.#lastSeq, BATCH);
-      // Caught up: every row inserted from now on is handed over.
-      if (rows.length < BATCH) this.#scan = false;
+      const missed = this.#missedWhileScanning;
+      const rows = await this.#o.store.nextPending(this.#lastSeq, BATCH);
+      // Caught up — unless a row came while reading: then read once more.
+      // From then on every row inserted is handed over.
+      if (rows.length < BATCH && missed === this.#missedWhileScanning) this.#scan = false;
       return rows;
     }
     const rows = this.#queue.slice(this.#queueHead, this.#queueHead + BATCH);
@@ -121,7 +128,7 @@ export class Dispatcher {
     } finally {
       // What finished last is still in the open batch: commit it (and send its
       // events) before the caller closes the connection and the store.
-      this.#o.store.commitBatch();
+      await Promise.resolve(this.#o.store.commitBatch()).catch(() => {}); // logged by the store
     }
   }
 
@@ -130,7 +137,7 @@ export class Dispatcher {
     const windowSize = this.#o.windowSize ?? 1024;
     while (!options.stop.aborted) {
       this.#woken = false;
-      const rows = this.#nextRows();
+      const rows = await this.#nextRows();
       let i = 0;
       while (i < rows.length && !options.stop.aborted) {
         if (this.#claimed.size >= windowSize) {
@@ -169,16 +176,21 @@ export class Dispatcher {
     });
   }
 
-  #gate(row: InboxRow): { decision: GateDecision; target?: HostTarget } {
+  /** The gate on this instance's facts, or, with `shared`, on the fleet's. */
+  #gate(row: InboxRow, shared?: SharedFacts): { decision: GateDecision; target?: HostTarget } {
     const facts = this.#o.facts;
     const now = this.#o.clock.now();
     const target = facts.target(row.host);
+    const local = facts.lastRestartAt(row.host);
+    const lastRestartAt = shared?.lastRestartAt === undefined
+      ? local
+      : Math.max(local ?? -Infinity, shared.lastRestartAt);
     const state = {
       now,
       known: target !== undefined,
-      busy: target !== undefined && facts.busy(row.host),
-      lastRestartAt: facts.lastRestartAt(row.host),
-      restartsLastHour: facts.restartsLastHour(now),
+      busy: target !== undefined && facts.busy(row.host, shared?.outages),
+      lastRestartAt,
+      restartsLastHour: shared?.restartsLastHour ?? facts.restartsLastHour(now),
       uptimeSec: facts.uptimeSec(row.host),
       paused: facts.paused(),
       outsideWindow: target === undefined ? undefined : facts.outsideWindow(row.request, target),
@@ -186,13 +198,22 @@ export class Dispatcher {
     };
     let decision = decide(row.request, this.#o.policy(), state);
     if (decision.kind === "allow") {
-      const budget = facts.budget(row.host);
+      const budget = facts.budget(row.host, shared?.outages);
       if (!budget.ok) {
         state.overBudget = budget;
         decision = decide(row.request, this.#o.policy(), state);
       }
     }
     return { decision, target };
+  }
+
+  /**
+   * The gate again, inside a shared store's start transaction, on the fleet's
+   * facts: every instance's outages, restarts and last restart of the host.
+   */
+  #recheck(row: InboxRow, facts: SharedFacts): StartVerdict {
+    const local = this.#gate(row, facts);
+    return local.decision.kind === "allow" ? { kind: "allow" } : local.decision;
   }
 
   /**
@@ -233,10 +254,9 @@ export class Dispatcher {
         for (;;) {
           // A row still waiting when shutdown starts stays pending for the next start.
           if (stop.aborted) return;
-          const { decision, target } = this.#gate(row);
-          if (decision.kind === "skip") {
-            return this.#o.restarts.skip(row, decision.code, decision.reason);
-          }
+          const gated = this.#gate(row);
+          const target = gated.target;
+          let decision: GateDecision | StartVerdict = gated.decision;
           if (decision.kind === "allow") {
             Object.assign(flight, {
               phase: "executing",
@@ -244,7 +264,19 @@ export class Dispatcher {
               waitingFor: undefined,
               waitCode: undefined,
             });
-            return await this.#o.restarts.run(row, target!, signal);
+            const ran = await this.#o.restarts.run(
+              row,
+              target!,
+              signal,
+              (facts) => this.#recheck(row, facts),
+            );
+            if (ran.kind === "done") return;
+            // Another instance's restarts, seen in the shared store: as the gate says.
+            decision = ran.verdict;
+          }
+          if (decision.kind === "skip") {
+            // The store's verdicts come from the same gate: their codes are skip codes.
+            return this.#o.restarts.skip(row, decision.code as SkipCode, decision.reason);
           }
           const giveUp = this.#giveUp(row, decision);
           if (giveUp !== undefined) return this.#o.restarts.skip(row, "budget", giveUp);

@@ -14,6 +14,7 @@ import type { Clock } from "../clock.ts";
 import { budgetLimit } from "../config/fields.ts";
 import type { FleetView } from "../fleet/fleet_view.ts";
 import { errorMessage, log } from "../log.ts";
+import type { OutageRow } from "../store/mod.ts";
 import type { Topology } from "./topology.ts";
 
 /** Why a host is unavailable. The first three are held by mandrill's restarts. */
@@ -128,33 +129,45 @@ export class UnavailabilityBudget implements Disposable {
    * Whether restarting `host` now keeps both the fleet-wide count and its
    * group's count within budget (a host already down adds nothing). When it
    * does not, the reason names the group (or the fleet) and what is down.
+   * With `outages` (a shared store's, inside a start's transaction), the
+   * restarts counted are those — every instance's — instead of this one's.
    */
-  check(host: string): BudgetCheck {
+  check(host: string, outages?: readonly OutageRow[]): BudgetCheck {
     this.#refreshIfDue();
     const limits = this.#o.limits();
     const topology = this.#o.topology();
     const group = topology.groupOf(host);
-    const down = this.#byGroup.get(group);
-    const inGroup = (down?.size ?? 0) + (down?.has(host) ? 0 : 1);
+    const all = outages === undefined ? this.#all : this.#mergedWith(outages);
+    const down = outages === undefined
+      ? this.#byGroup.get(group) ?? new Map<string, Unavailability>()
+      : new Map([...all].filter(([h]) => topology.groupOf(h) === group));
+    const inGroup = down.size + (down.has(host) ? 0 : 1);
     const limit = budgetLimit(limits.maxUnavailablePerGroup, topology.sizeOf(group));
     if (inGroup > limit) {
       return {
         ok: false,
         code: "group",
-        reason: `${_groupName(group)}: ${_list(down!)} (${down!.size} of ${limit} allowed down)`,
+        reason: `${_groupName(group)}: ${_list(down)} (${down.size} of ${limit} allowed down)`,
       };
     }
-    const total = this.#all.size + (this.#all.has(host) ? 0 : 1);
+    const total = all.size + (all.has(host) ? 0 : 1);
     if (total > limits.maxUnavailable) {
       return {
         ok: false,
         code: "fleet",
         reason: `fleet: ${
-          _list(this.#all)
-        } (${this.#all.size} of maxUnavailable ${limits.maxUnavailable} down)`,
+          _list(all)
+        } (${all.size} of maxUnavailable ${limits.maxUnavailable} down)`,
       };
     }
     return { ok: true };
+  }
+
+  /** The agents' view merged with `outages` (a restart's state wins). */
+  #mergedWith(outages: readonly OutageRow[]): Map<string, Unavailability> {
+    const merged = new Map<string, Unavailability>(this.#agent);
+    for (const o of outages) merged.set(o.host, o.state);
+    return merged;
   }
 
   /** Each group with unavailable hosts, or every group of `groups`, with its budget. */

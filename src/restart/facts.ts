@@ -50,10 +50,13 @@ export function fleetFacts(o: FleetFactsOptions): GateFacts {
     // Coming back: the restart is over but its host is not back yet. (A host
     // being restarted right now is not "busy": the dispatcher runs one action
     // per host at a time, so a later request waits its turn, then is gated.)
-    busy: (host) => o.budget.heldState(host) === "coming_back",
+    busy: (host, outages) =>
+      outages === undefined
+        ? o.budget.heldState(host) === "coming_back"
+        : outages.some((x) => x.host === host && x.state === "coming_back"),
     lastRestartAt: (host) => o.ledger.lastRestartAt(host),
     restartsLastHour: (now) => o.ledger.countLastHour(now),
-    budget: (host) => o.budget.check(host),
+    budget: (host, outages) => o.budget.check(host, outages),
     budgetChanged: (options) => o.budget.changed(options),
   };
 }

@@ -13,8 +13,14 @@ import { describeOutcome, type ExecuteOutcome, type ExecuteRequest } from "../ex
 import type { ExecutorEntry } from "../executors/registry.ts";
 import { errorMessage, log } from "../log.ts";
 import type { SkipCode } from "../pipeline/policy.ts";
-import { CommitSoon } from "../store/commit_soon.ts";
-import type { InboxRow, OutageRow, Outcome } from "../store/mod.ts";
+import type {
+  InboxRow,
+  OutageRow,
+  Outcome,
+  SharedFacts,
+  StartResult,
+  StartVerdict,
+} from "../store/mod.ts";
 import type { RecoveryTracker } from "./recovery.ts";
 import type { ProbeOutcome } from "./recovery_types.ts";
 import type { FinishedRestart, LiveRestart, PhaseInfo, RestartsOptions } from "./restart_types.ts";
@@ -22,21 +28,21 @@ import { resumeRestarts } from "./resume.ts";
 import type { HostTarget } from "./topology.ts";
 import { HostWatch, RecentRestarts } from "./watch.ts";
 
-/** Writes that join the store's group-commit batch. */
-const DEFER = { deferCommit: true } as const;
+/** How {@linkcode Restarts.run} ended: done (executed, or the row was gone), or refused by the fleet's facts. */
+export type RunResult =
+  | { kind: "done" }
+  | { kind: "refused"; verdict: Exclude<StartVerdict, { kind: "allow" }> };
 
 /** Owns every restart from its start until its host is back; see the module doc. */
 export class Restarts implements AsyncDisposable {
   readonly #o: RestartsOptions;
-  readonly #commit: CommitSoon;
   readonly #watch: HostWatch;
   readonly #recent = new RecentRestarts();
 
   /** Builds the owner and its recovery tracker (stopped by disposing). */
   constructor(options: RestartsOptions) {
     this.#o = options;
-    this.#commit = new CommitSoon(options.store, { onError: (e) => options.hooks?.onFatal?.(e) });
-    this.#watch = new HostWatch(options, () => this.#commit.soon(), this.#recent);
+    this.#watch = new HostWatch(options, this.#recent);
   }
 
   /** The recovery tracker watching restarted hosts. */
@@ -47,10 +53,11 @@ export class Restarts implements AsyncDisposable {
   /**
    * After a restart of mandrill: rows left `started` are reported
    * interrupted (never run again), and hosts left restarting, coming back or
-   * not back are held and watched again. Call once, before dispatching.
+   * not back are held and watched again. Call before dispatching (and, on a
+   * shared store, now and then: it takes over what a dead instance left).
    */
-  resume(): void {
-    resumeRestarts(this.#o, {
+  resume(): Promise<{ interrupted: number; outages: number }> {
+    return resumeRestarts(this.#o, {
       interrupted: (row) => this.#o.hooks?.onPhase?.("interrupted", { host: row.host }),
       comingBack: (o, entry, target) => this.#watch.comingBack(o, entry, target, true),
       drop: (o) => this.#watch.drop(o),
@@ -74,16 +81,23 @@ export class Restarts implements AsyncDisposable {
 
   /**
    * Runs the restart of `row` through its life. Synchronously first (before
-   * the first await): the row is marked started and the host held, so the
-   * next gate decision already counts it. Resolves once the executor
-   * returned and the row ended; coming back is watched from there on.
-   * @throws when the start mark could not be committed (nothing was executed).
+   * the first await) the host is held, so the next gate decision already
+   * counts it; then the start (row `started`, the host's outage, history) is
+   * made durable — on a shared store after re-checking `recheck` against the
+   * fleet's facts in the same transaction — and only then does the executor
+   * run. Resolves once the executor returned and the row ended (coming back
+   * is watched from there on), or at once with the verdict when the shared
+   * facts refuse the start.
+   * @throws when the start could not be written (nothing was executed).
    */
-  async run(row: InboxRow, target: HostTarget, signal: AbortSignal): Promise<void> {
+  async run(
+    row: InboxRow,
+    target: HostTarget,
+    signal: AbortSignal,
+    recheck: (facts: SharedFacts) => StartVerdict = () => ({ kind: "allow" }),
+  ): Promise<RunResult> {
     const { store, clock } = this.#o;
     const startedAt = clock.now();
-    const failedCommits = store.failedCommits;
-    if (!store.markStarted(row.id, startedAt, DEFER)) return;
     const outage: OutageRow = {
       host: row.host,
       id: row.id,
@@ -95,7 +109,6 @@ export class Restarts implements AsyncDisposable {
       interrupted: false,
       detail: null,
     };
-    this.#o.ledger.record(row.host, startedAt);
     const req: RestartRequest = row.request;
     const life: LiveRestart = {
       id: row.id,
@@ -108,14 +121,31 @@ export class Restarts implements AsyncDisposable {
       reason: req.reason,
     };
     this.#watch.start(outage, life);
+    let started: StartResult;
     try {
       // Durable before the executor runs (never twice after a crash).
-      await this.#commit.soon();
-      if (store.failedCommits !== failedCommits) throw new Error("a commit failed");
+      started = await store.tryStart({
+        row,
+        outage,
+        now: startedAt,
+        history: {
+          id: row.id,
+          host: row.host,
+          executor: target.executor,
+          requestedBy: req.requestedBy ?? null,
+          reason: req.reason ?? null,
+          startedAt,
+        },
+      }, recheck);
     } catch (err) {
       this.#watch.abandon(outage);
-      throw new Error(`the start of ${row.id} was not committed: ${errorMessage(err)}`);
+      throw new Error(`the start of ${row.id} was not written: ${errorMessage(err)}`);
     }
+    if (started.kind !== "started") {
+      this.#watch.abandon(outage);
+      return started.kind === "gone" ? { kind: "done" } : started;
+    }
+    this.#o.ledger.record(row.host, startedAt);
     this.#o.events.event({
       id: row.id,
       host: row.host,
@@ -128,16 +158,6 @@ export class Restarts implements AsyncDisposable {
       executor: target.executor,
       reason: req.reason ?? "no reason given",
     });
-    this.#history(() =>
-      store.historyStart({
-        id: row.id,
-        host: row.host,
-        executor: target.executor,
-        requestedBy: req.requestedBy ?? null,
-        reason: req.reason ?? null,
-        startedAt,
-      }, DEFER)
-    );
     const entry = this.#o.executors.get(target.executor);
     const { outcome, bootIdBefore } = await this.#execute(row, target, entry, signal);
     const durationMs = clock.now() - startedAt;
@@ -147,7 +167,7 @@ export class Restarts implements AsyncDisposable {
       ? "interrupted"
       : "failed";
     const detail = describeOutcome(outcome);
-    this.#history(() => store.historyFinish(row.id, phase, detail, clock.now(), durationMs, DEFER));
+    store.historyFinish(row.id, phase, detail, clock.now(), durationMs);
     this.#end(row, phase, detail, { executor: target.executor, outcome, durationMs });
     this.#recent.push({
       id: row.id,
@@ -161,12 +181,15 @@ export class Restarts implements AsyncDisposable {
     });
     if (phase === "failed") this.#o.breaker.failure(row.host);
     const watch = _watchAfter(outcome, entry);
-    if (watch === undefined || entry === undefined) return this.#watch.release(outage);
-    this.#watch.comingBack(
-      { ...outage, bootIdBefore: bootIdBefore ?? null, interrupted: watch === "unknown" },
-      entry,
-      target,
-    );
+    if (watch === undefined || entry === undefined) this.#watch.release(outage);
+    else {
+      this.#watch.comingBack(
+        { ...outage, bootIdBefore: bootIdBefore ?? null, interrupted: watch === "unknown" },
+        entry,
+        target,
+      );
+    }
+    return { kind: "done" };
   }
 
   /** The executor's run, with the boot id read first where recovery needs it. */
@@ -227,10 +250,9 @@ export class Restarts implements AsyncDisposable {
   #end(row: InboxRow, outcome: Outcome, detail: string, extra: Omit<PhaseInfo, "host">): void {
     const now = this.#o.clock.now();
     const { store, events } = this.#o;
-    store.finishLater(row.seq, outcome, detail, now);
+    store.finishLater(row, outcome, detail, now);
     const ev = { id: row.id, host: row.host, phase: outcome, detail, ts: now };
     store.afterCommit(() => events.event(ev));
-    this.#commit.soon();
     this.#o.hooks?.onPhase?.(outcome, { host: row.host, detail, ...extra });
     const level = outcome === "failed" || outcome === "interrupted" ? "warn" : "info";
     log("dispatcher")[level]("Request {id} for {host} {outcome}: {detail}", {
@@ -239,15 +261,6 @@ export class Restarts implements AsyncDisposable {
       outcome,
       detail,
     });
-  }
-
-  #history(write: () => void): void {
-    try {
-      write();
-    } catch (err) {
-      log("dispatcher").error("Cannot save history: {error}", { error: errorMessage(err) });
-      this.#o.hooks?.onHistoryError?.(err);
-    }
   }
 
   /** Stops watching recoveries (what is coming back stays in the store for the next start). */

@@ -23,11 +23,18 @@ export interface ResumeHandlers {
   drop(outage: OutageRow): void;
 }
 
-/** Resumes what a previous run left; see the module doc. */
-export function resumeRestarts(o: RestartsOptions, handlers: ResumeHandlers): void {
+/**
+ * Resumes what a previous run left (a shared store: what an instance that is
+ * gone left); see the module doc. Returns how many rows and hosts it took over.
+ */
+export async function resumeRestarts(
+  o: RestartsOptions,
+  handlers: ResumeHandlers,
+): Promise<{ interrupted: number; outages: number }> {
   const { store, events, clock } = o;
   const logger = log("dispatcher");
-  for (const row of store.interruptStarted(clock.now())) {
+  const interrupted = await store.interruptStarted(clock.now());
+  for (const row of interrupted) {
     events.event({
       id: row.id,
       host: row.host,
@@ -41,7 +48,7 @@ export function resumeRestarts(o: RestartsOptions, handlers: ResumeHandlers): vo
       host: row.host,
     });
   }
-  const outages = store.outages.all();
+  const outages = await store.adoptOutages(clock.now());
   for (const outage of outages) {
     const entry = o.executors.get(outage.executor);
     const target = o.topology().target(outage.host) ?? { executor: outage.executor };
@@ -64,4 +71,5 @@ export function resumeRestarts(o: RestartsOptions, handlers: ResumeHandlers): vo
       n: outages.length,
     });
   }
+  return { interrupted: interrupted.length, outages: outages.length };
 }

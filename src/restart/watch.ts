@@ -7,15 +7,13 @@
  */
 import { describeOutcome, type ExecuteRequest } from "../executors/types.ts";
 import type { ExecutorEntry } from "../executors/registry.ts";
-import { errorMessage, log } from "../log.ts";
+import { log } from "../log.ts";
 import type { OutageRow } from "../store/mod.ts";
 import { RecoveryTracker } from "./recovery.ts";
 import type { RecoverySource, TrackRequest } from "./recovery_types.ts";
 import type { FinishedRestart, LiveRestart, RestartsOptions } from "./restart_types.ts";
 import type { HostTarget } from "./topology.ts";
 
-/** Writes that join the store's group-commit batch. */
-const DEFER = { deferCommit: true } as const;
 /** Finished restarts kept for the status page. */
 const RECENT = 50;
 
@@ -44,17 +42,15 @@ export class RecentRestarts {
 /** Holds and watches restarted hosts until they are back; see the module doc. */
 export class HostWatch implements AsyncDisposable {
   readonly #o: RestartsOptions;
-  readonly #commit: () => void;
   readonly #recent: RecentRestarts;
   readonly recovery: RecoveryTracker;
   readonly #lives = new Map<string, LiveRestart>();
   /** The outage rows of the hosts held, as in the store. */
   readonly #outages = new Map<string, OutageRow>();
 
-  /** `commit` commits the store's open batch soon. */
-  constructor(options: RestartsOptions, commit: () => void, recent: RecentRestarts) {
+  /** Watches for `options`; what ends goes to `recent`. */
+  constructor(options: RestartsOptions, recent: RecentRestarts) {
     this.#o = options;
-    this.#commit = commit;
     this.#recent = recent;
     const r = options.config().recovery;
     this.recovery = new RecoveryTracker({
@@ -83,22 +79,22 @@ export class HostWatch implements AsyncDisposable {
   start(outage: OutageRow, life: LiveRestart): void {
     const previous = this.#outages.get(outage.host);
     if (previous) this.recovery.untrack(previous.id);
-    this.#save(outage);
+    this.#outages.set(outage.host, outage); // the store writes it with the start
     this.#o.budget.hold(outage.host, "restarting");
     this.#lives.set(outage.host, life);
   }
 
-  /** The start was not committed: nothing happened to the host. */
+  /** The start was not written (or refused): nothing happened to the host. */
   abandon(outage: OutageRow): void {
-    if (this.#outages.get(outage.host)?.id === outage.id) this.#outages.delete(outage.host);
+    if (this.#outages.get(outage.host)?.id !== outage.id) return;
+    this.#outages.delete(outage.host);
     if (this.#lives.get(outage.host)?.id === outage.id) this.#lives.delete(outage.host);
     this.#o.budget.release(outage.host);
   }
 
   /** Forgets a stored outage nothing can watch any more (its executor is gone). */
   drop(outage: OutageRow): void {
-    this.#o.store.outages.delete(outage.host, outage.id, DEFER);
-    this.#commit();
+    this.#o.store.deleteOutage(outage.host, outage.id);
   }
 
   /** The host is coming back: held, recorded, and watched by the recovery tracker. */
@@ -173,7 +169,7 @@ export class HostWatch implements AsyncDisposable {
   #back(id: string, host: string, recoveryMs: number, interrupted: boolean): void {
     const { store, clock, events } = this.#o;
     if (!interrupted) {
-      this.#history(() => store.historyRecovered(id, clock.now(), recoveryMs));
+      store.historyRecovered(id, clock.now(), recoveryMs);
       events.event({
         id,
         host,
@@ -196,7 +192,7 @@ export class HostWatch implements AsyncDisposable {
         detail,
       });
     } else {
-      this.#history(() => store.historyNotBack(id, detail));
+      store.historyNotBack(id, detail);
       events.event({ id, host, phase: "failed", detail, ts: clock.now() });
       this.#o.breaker.failure(host);
       this.#recent.update(id, { notBack: true });
@@ -219,8 +215,7 @@ export class HostWatch implements AsyncDisposable {
 
   #releaseHost(host: string, id: string): void {
     if (this.#outages.get(host)?.id !== id) return; // a newer restart holds the host
-    this.#o.store.outages.delete(host, id, DEFER);
-    this.#commit();
+    this.#o.store.deleteOutage(host, id);
     if (this.#outages.get(host)?.id === id) this.#outages.delete(host);
     if (this.#lives.get(host)?.id === id) this.#lives.delete(host);
     this.#o.budget.release(host);
@@ -229,19 +224,7 @@ export class HostWatch implements AsyncDisposable {
   /** Records the outage of `row.host`, in memory and in the open batch. */
   #save(row: OutageRow): void {
     this.#outages.set(row.host, row);
-    this.#o.store.outages.put(row, DEFER);
-    this.#commit();
-  }
-
-  #history(write: () => void): void {
-    try {
-      write();
-    } catch (err) {
-      log("recovery").error("Cannot save recovery to history: {error}", {
-        error: errorMessage(err),
-      });
-      this.#o.hooks?.onHistoryError?.(err);
-    }
+    this.#o.store.putOutage(row);
   }
 
   /** Stops watching (what is coming back stays in the store for the next start). */

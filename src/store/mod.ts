@@ -1,7 +1,10 @@
 /**
- * The durable store: inbox, history, dead letters and outages on SQLite.
+ * The durable store: inbox, history, dead letters and outages — on SQLite
+ * for one instance (`store.path`), or on PostgreSQL shared by several
+ * (`store.url`), behind one interface.
  * @module
  */
-export * from "./store.ts";
-export { type OpenDatabaseOptions, SCHEMA_VERSION } from "./db.ts";
+export type * from "./types.ts";
 export type { OutageRow, OutageState } from "./outages.ts";
+export { SqliteStore } from "./sqlite.ts";
+export { type OpenDatabaseOptions, SCHEMA_VERSION } from "./db.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Store } from "../../src/store/mod.ts";
+import { SqliteStore } from "../../src/store/mod.ts";
+import { insertRows, startRow } from "../_helpers/store.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -19,23 +20,16 @@ Deno.test("mandrill history lists requests newest first, with executions, filter
   try {
     const db = `${dir}/m.db`;
     {
-      using store = Store.open(db);
-      store.insertRequest({ id: "a-1", host: "web-1" }, 1000);
-      store.insertRequest({ id: "b-2", host: "web-2" }, 2000);
-      store.insertRequest({ id: "c-3", host: "web-1", reason: "disk full" }, 3000);
-      store.markStarted("a-1", 1100);
-      store.historyStart({
-        id: "a-1",
-        host: "web-1",
-        executor: "ssh",
-        requestedBy: null,
-        reason: null,
-        startedAt: 1100,
-      });
+      const store = SqliteStore.open(db);
+      const rows = insertRows(store, [{ id: "a-1", host: "web-1" }], 1000);
+      insertRows(store, [{ id: "b-2", host: "web-2" }], 2000);
+      insertRows(store, [{ id: "c-3", host: "web-1", reason: "disk full" }], 3000);
+      await startRow(store, rows.get("a-1")!, { executor: "ssh", now: 1100 });
       store.historyFinish("a-1", "succeeded", "ok", 3600, 2500);
       store.historyRecovered("a-1", 45_000, 43_900);
-      store.finish("a-1", "succeeded", "ok", 3600);
-      store.finish("b-2", "skipped", "dry run", 2100);
+      store.finishLater(rows.get("a-1")!, "succeeded", "ok", 3600);
+      store.finishLater(store.get("b-2")!, "skipped", "dry run", 2100);
+      await store.close();
     }
     await Deno.writeTextFile(`${dir}/c.json`, JSON.stringify({ store: { path: db } }));
     const all = await mandrill("history", "--config", `${dir}/c.json`);

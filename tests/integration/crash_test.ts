@@ -4,7 +4,7 @@
  * done twice.
  */
 import assert from "node:assert/strict";
-import { Store } from "../../src/store/mod.ts";
+import { SqliteStore } from "../../src/store/mod.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
@@ -29,7 +29,7 @@ function writeConfig(dir: string, url: string, hosts: number): Promise<string> {
 
 /** Every id ends in the store with an outcome; returns executed ids and outcomes. */
 function accountFor(dbPath: string, ids: string[]) {
-  using store = Store.open(dbPath);
+  using store = SqliteStore.open(dbPath);
   const outcomes = new Map<string, string>();
   for (const id of ids) {
     const row = store.get(id);

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
-import { Store } from "../../src/store/mod.ts";
+import { SqliteStore } from "../../src/store/mod.ts";
 import { FakeHost } from "../_helpers/fake_host.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
@@ -95,7 +95,7 @@ Deno.test("fleet: mandrill run restarts through the agent, sees the host come ba
 
     controller.kill("SIGTERM");
     assert.equal((await controller.exited()).code, 0);
-    using store = Store.open(`${root}/m.db`);
+    using store = SqliteStore.open(`${root}/m.db`);
     const h = store.historyGet("f-1");
     assert.ok(
       h?.recoveryMs !== null && h!.recoveryMs! > 0 && h!.recoveryMs! < 60_000,

@@ -3,7 +3,8 @@
  * flight, SIGHUP reloads, and the global error net.
  */
 import assert from "node:assert/strict";
-import { Store } from "../../src/store/mod.ts";
+import { SqliteStore } from "../../src/store/mod.ts";
+import { insertRows } from "../_helpers/store.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
@@ -67,7 +68,7 @@ Deno.test("run: SIGTERM with 20 restarts in flight and graceSec 1 exits 0 quickl
   }
   const executed = (await readLines(`${dir}/executed.txt`)).map((l) => l.split(" ")[1]!);
   assert.equal(new Set(executed).size, executed.length, "an id ran twice");
-  using store = Store.open(`${dir}/m.db`);
+  using store = SqliteStore.open(`${dir}/m.db`);
   const outcomes = ids.map((id) => store.get(id)!.outcome);
   assert.equal(outcomes.filter((o) => o === "interrupted").length, 20, outcomes.join(","));
   assert.equal(outcomes.filter((o) => o === "succeeded").length, 5, outcomes.join(","));
@@ -165,8 +166,8 @@ Deno.test("run: started while paused, mandrill restarts nothing, not even reques
     hosts: { "web-1": { executor: "local" } },
   });
   {
-    using store = Store.open(`${dir}/m.db`);
-    store.insertRequest({ id: "left-over", host: "web-1" }, Date.now());
+    using store = SqliteStore.open(`${dir}/m.db`);
+    insertRows(store, [{ id: "left-over", host: "web-1" }]);
   }
   const paused = await new Deno.Command(Deno.execPath(), {
     args: [

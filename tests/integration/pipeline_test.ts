@@ -117,7 +117,7 @@ Deno.test("pipeline: garbage is dead-lettered with a reason, never executed, val
   for (const id of ["g-semi", "g-subst", "g-dots", "g-long", "g-uni"]) {
     assert.ok(rejected.has(id), `${id} not rejected`);
   }
-  assert.equal(controller.store.deadLetters(100).length, garbage.length);
+  assert.equal((await controller.store.deadLetters(100)).length, garbage.length);
   assert.equal(controller.conn.connected, true, "mandrill dropped its connection");
   await controller.shutdown();
   await Deno.remove(dir, { recursive: true });

@@ -6,7 +6,7 @@
  * restart and probed after it.
  */
 import assert from "node:assert/strict";
-import { Store } from "../../src/store/mod.ts";
+import { SqliteStore } from "../../src/store/mod.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
@@ -61,7 +61,7 @@ Deno.test("ssh: mandrill run restarts over SSH, then reports a host whose boot i
   proc.kill("SIGTERM");
   assert.equal((await proc.exited()).code, 0);
   {
-    using store = Store.open(`${dir}/m.db`);
+    using store = SqliteStore.open(`${dir}/m.db`);
     const h = store.historyGet("s-1");
     assert.equal(h?.outcome, "failed");
     assert.match(h?.detail ?? "", /did not come back/);

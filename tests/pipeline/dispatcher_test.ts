@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { FakeExecutor } from "../../src/executors/fake.ts";
 import type { ExecuteOutcome } from "../../src/executors/types.ts";
-import { Store } from "../../src/store/mod.ts";
+import { DatabaseSync } from "node:sqlite";
+import { SqliteStore } from "../../src/store/mod.ts";
+import { insertRows, startRow } from "../_helpers/store.ts";
 import { waitFor } from "../_helpers/wait.ts";
 import { hostsConfig } from "../_helpers/config.ts";
 import { core } from "../restart/_harness.ts";
@@ -16,7 +18,7 @@ const basePolicy = {
 
 /** A dispatcher over an in-memory store, hosts web-0..web-9 in group web, running until disposed. */
 function harness(
-  options: { executor: FakeExecutor; policy?: Record<string, unknown>; store?: Store },
+  options: { executor: FakeExecutor; policy?: Record<string, unknown>; store?: SqliteStore },
 ) {
   return core({
     config: {
@@ -62,18 +64,26 @@ Deno.test("dispatcher does not retry what retrying cannot fix (auth failure)", a
   assert.equal(executor.calls.length, 1);
 });
 
-Deno.test("dispatcher: a failed history save is logged and counted, and the restart's event still goes out", async () => {
-  const store = Store.open(":memory:");
-  store.historyStart = () => {
-    throw new Error("disk full");
-  };
+Deno.test("dispatcher: while the store cannot write a start, nothing runs; once it can, the row runs once", async () => {
+  const dir = await Deno.makeTempDir();
+  const store = SqliteStore.open(`${dir}/m.db`);
+  // Another connection makes every start fail, as a full disk would.
+  const db = new DatabaseSync(`${dir}/m.db`);
+  db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON history
+           BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
   const executor = new FakeExecutor({ outcome: { kind: "ok" } });
   await using h = harness({ executor, store });
   h.submit("r-1", "web-1");
-  await waitFor(() => h.events.phase("succeeded").length === 1);
-  assert.equal(h.historyErrors.length, 1);
-  assert.match(String(h.historyErrors[0]), /disk full/);
-  assert.equal(h.store.get("r-1")?.outcome, "succeeded");
+  await waitFor(() => /disk is full/.test(store.problem ?? ""), { what: "the failed commit" });
+  assert.equal(executor.calls.length, 0, "executed although its start was not durable");
+  assert.equal(store.get("r-1")?.state, "pending");
+  assert.deepEqual(h.fatal, [], "a full disk is not a crash");
+  db.exec("DROP TRIGGER refuse");
+  db.close();
+  await waitFor(() => h.events.phase("succeeded").length === 1, { what: "the retry" });
+  assert.equal(executor.calls.length, 1);
+  assert.equal(store.problem, undefined);
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("dispatcher never runs two actions on one host at once and holds restarting hosts in the group's budget", async () => {
@@ -110,10 +120,10 @@ Deno.test("dispatcher never runs two actions on one host at once and holds resta
 });
 
 Deno.test("dispatcher reports rows left started by a crash as interrupted and never runs them", async () => {
-  const store = Store.open(":memory:");
-  store.insertRequest({ id: "crashed", host: "web-1" }, 1);
-  store.markStarted("crashed", 2);
-  store.insertRequest({ id: "waiting", host: "web-2" }, 3);
+  const store = SqliteStore.open(":memory:");
+  const rows = insertRows(store, [{ id: "crashed", host: "web-1" }], 1);
+  await startRow(store, rows.get("crashed")!, { executor: "fake", now: 2 });
+  insertRows(store, [{ id: "waiting", host: "web-2" }], 3);
   const executor = new FakeExecutor({ outcome: { kind: "ok" } });
   await using h = harness({ executor, store });
   await waitFor(() => h.events.phase("succeeded").length === 1);
@@ -143,13 +153,11 @@ Deno.test("dispatcher: once shutdown starts, a row waiting for a slot stays pend
 });
 
 Deno.test("dispatcher reports an unexpected error of one request to onTaskError", async () => {
-  const store = Store.open(":memory:");
-  store.markStarted = () => {
-    throw new Error("disk I/O error");
-  };
+  const store = SqliteStore.open(":memory:");
+  store.tryStart = () => Promise.reject(new Error("disk I/O error"));
   const executor = new FakeExecutor({ outcome: { kind: "ok" } });
   await using h = harness({ executor, store });
-  store.insertRequest({ id: "r-1", host: "web-1" }, 0);
+  insertRows(store, [{ id: "r-1", host: "web-1" }], 0);
   h.dispatcher.wake();
   await waitFor(() => h.fatal.length === 1, { what: "the error to be reported" });
   assert.match(String(h.fatal[0]), /disk I\/O error/);
@@ -160,38 +168,26 @@ Deno.test("dispatcher takes rows handed over, read back after wake() and after a
   const executor = new FakeExecutor({ outcome: { kind: "ok" } });
   await using h = harness({ executor, policy: { dryRun: true } });
   const ids: string[] = [];
-  const add = (id: string) => {
-    ids.push(id);
-    return h.store.insertRequest({ id, host: `web-${ids.length % 10}` }, 0);
+  const add = (...batch: string[]) => {
+    for (const id of batch) {
+      ids.push(id);
+      h.store.insertRequest({ id, host: `web-${ids.length % 10}` }, 0);
+    }
+    return h.store.commitIntake().accepted;
   };
+  const range = (prefix: string, n: number) =>
+    Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
   // Handed over one by one.
-  for (let i = 0; i < 10; i++) h.dispatcher.enqueue(add(`a-${i}`)!);
+  for (let i = 0; i < 10; i++) h.dispatcher.enqueue(add(`a-${i}`)[0]!);
   await waitFor(() => h.events.phase("skipped").length === 10);
   // Written by someone else: only a wake() tells.
-  for (let i = 0; i < 10; i++) add(`b-${i}`);
+  add(...range("b", 10));
   h.dispatcher.wake();
   await waitFor(() => h.events.phase("skipped").length === 20);
   // More than the hand-over queue holds, in one synchronous burst: the rest is read back.
-  for (let i = 0; i < 9_000; i++) h.dispatcher.enqueue(add(`c-${i}`)!);
+  for (const row of add(...range("c", 9_000))) h.dispatcher.enqueue(row);
   await waitFor(() => h.events.phase("skipped").length === 9_020, { timeoutMs: 20_000 });
   assert.deepEqual(h.events.phase("skipped").map((e) => e.id), ids, "each row once, in order");
   assert.deepEqual(h.store.counts(), { pending: 0, started: 0, done: 9_020 });
   assert.equal(executor.calls.length, 0);
-});
-
-Deno.test("dispatcher never executes a row whose start mark could not be committed", async () => {
-  const store = Store.open(":memory:");
-  const executor = new FakeExecutor({ outcome: { kind: "ok" } });
-  store.insertRequest({ id: "r-1", host: "web-1" }, 0);
-  const commit = store.commitBatch.bind(store);
-  store.commitBatch = () => {
-    if (store.batchOpen) throw new Error("disk full");
-    commit();
-  };
-  await using h = harness({ executor, store });
-  await waitFor(() => h.fatal.length > 0, { what: "the failed commit to be reported" });
-  assert.match(String(h.fatal.join("; ")), /disk full/);
-  assert.equal(executor.calls.length, 0, "executed although its start was not durable");
-  assert.equal(h.budget.stateOf("web-1"), undefined, "a start that never happened holds no budget");
-  store.commitBatch = commit;
 });

@@ -22,7 +22,7 @@ import {
   Restarts,
   UnavailabilityBudget,
 } from "../../src/restart/mod.ts";
-import { Store } from "../../src/store/mod.ts";
+import { SqliteStore } from "../../src/store/mod.ts";
 
 /** Options of {@linkcode core}. */
 export interface CoreOptions {
@@ -31,7 +31,7 @@ export interface CoreOptions {
   /** Fake executors by name. */
   executors: Record<string, Executor>;
   /** Default: a fresh in-memory store. */
-  store?: Store;
+  store?: SqliteStore;
   /** Default: a fake clock. */
   clock?: { now(): number };
   /** Called for every phase (metrics). */
@@ -42,7 +42,7 @@ export interface CoreOptions {
 // deno-lint-ignore explicit-module-boundary-types -- a test fixture: its shape is what tests read
 export function core(options: CoreOptions) {
   let config: Config = parseConfig(options.config);
-  const store = options.store ?? Store.open(":memory:");
+  const store = options.store ?? SqliteStore.open(":memory:");
   const events = new RecordingEventSink();
   const clock = options.clock ?? new FakeClock();
   const fleet = new FleetView();
@@ -114,8 +114,8 @@ export function core(options: CoreOptions) {
   });
   const stop = new AbortController();
   const abort = new AbortController();
-  restarts.resume();
-  const running = dispatcher.run({ stop: stop.signal, abort: abort.signal });
+  const resumed = restarts.resume();
+  const running = resumed.then(() => dispatcher.run({ stop: stop.signal, abort: abort.signal }));
   return {
     store,
     events,
@@ -128,11 +128,13 @@ export function core(options: CoreOptions) {
     fatal,
     historyErrors,
     running,
+    /** Resolves once what a previous run left is picked up again (before any dispatching). */
+    resumed,
     pause: (state: { reason?: string } | undefined) => paused = state,
     /** Inserts a request and hands it over, as intake does. */
     submit(id: string, host: string, extra: Record<string, unknown> = {}) {
-      const row = store.insertRequest({ id, host, ...extra }, clock.now());
-      if (row) dispatcher.enqueue(row);
+      store.insertRequest({ id, host, ...extra }, clock.now());
+      for (const row of store.commitIntake().accepted) dispatcher.enqueue(row);
     },
     /** Applies a new config live, as SIGHUP does. */
     reload(next: ConfigInput) {
@@ -149,7 +151,7 @@ export function core(options: CoreOptions) {
       await restarts[Symbol.asyncDispose]();
       budget[Symbol.dispose]();
       executors[Symbol.dispose]();
-      store.close();
+      await store.close();
     },
   };
 }

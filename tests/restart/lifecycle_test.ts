@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../../src/clock.ts";
 import { FakeExecutor } from "../../src/executors/fake.ts";
-import { Store } from "../../src/store/mod.ts";
+import { SqliteStore } from "../../src/store/mod.ts";
 import { hostsConfig } from "../_helpers/config.ts";
 import { waitFor } from "../_helpers/wait.ts";
 import { core } from "./_harness.ts";
@@ -124,18 +124,23 @@ Deno.test("restarts: hosts coming back are in the store; after a restart of mand
     await using h = core({
       config: input,
       executors: { fake: new FakeExecutor() },
-      store: Store.open(path),
+      store: SqliteStore.open(path),
     });
     h.submit("r-0", "web-0");
     h.submit("r-1", "web-1");
     await waitFor(() => h.events.phase("succeeded").length === 2);
     assert.deepEqual(
-      h.store.outages.all().map((o) => [o.host, o.state]),
+      h.store.outages().map((o) => [o.host, o.state]),
       [["web-0", "coming_back"], ["web-1", "coming_back"]],
     );
   } // mandrill stops; both hosts are still coming back
   const executor = new FakeExecutor();
-  await using h = core({ config: input, executors: { fake: executor }, store: Store.open(path) });
+  await using h = core({
+    config: input,
+    executors: { fake: executor },
+    store: SqliteStore.open(path),
+  });
+  await h.resumed;
   assert.equal(h.budget.stateOf("web-0"), "coming_back");
   h.submit("r-2", "web-2");
   await waitFor(() => h.dispatcher.waitingCounts().group === 1, { what: "r-2 to wait" });

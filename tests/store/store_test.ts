@@ -1,145 +1,149 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { Store } from "../../src/store/mod.ts";
+import { type InboxRow, type OutageRow, SqliteStore } from "../../src/store/mod.ts";
+import { waitFor } from "../_helpers/wait.ts";
 
 const req = (id: string, host = "web-1") => ({ id, host });
+const allow = () => ({ kind: "allow" as const });
 
-Deno.test("store.insertRequest() keeps one row per id and reports duplicates", () => {
-  using store = Store.open(":memory:");
-  const row = store.insertRequest(req("a"), 1);
-  assert.deepEqual(row, store.get("a"), "the returned row is the stored one, seq included");
-  assert.equal(store.insertRequest(req("a", "web-2"), 2), undefined);
-  assert.equal(store.get("a")?.host, "web-1");
-  assert.deepEqual(store.counts(), { pending: 1, started: 0, done: 0 });
-  assert.equal(store.insertRequest(req("b"), 3)?.seq, row!.seq + 1);
-});
+/** Inserts requests through an intake commit; returns their rows, by id. */
+function insert(store: SqliteStore, ids: string[], now = 1): Map<string, InboxRow> {
+  for (const id of ids) store.insertRequest(req(id), now);
+  return new Map(store.commitIntake().accepted.map((r) => [r.id, r]));
+}
 
-Deno.test("store.pendingAfter() pages pending rows in arrival order", () => {
-  using store = Store.open(":memory:");
-  for (let i = 0; i < 5; i++) store.insertRequest(req(`r${i}`), i);
-  store.markStarted("r1", 10);
-  const first = store.pendingAfter(0, 2);
-  assert.deepEqual(first.map((r) => r.id), ["r0", "r2"]);
-  const rest = store.pendingAfter(first.at(-1)!.seq, 10);
-  assert.deepEqual(rest.map((r) => r.id), ["r3", "r4"]);
-});
+function start(row: InboxRow, now = 10) {
+  const outage: OutageRow = {
+    host: row.host,
+    id: row.id,
+    state: "restarting",
+    executor: "x",
+    startedAt: now,
+    bootIdBefore: null,
+    since: now,
+    interrupted: false,
+    detail: null,
+  };
+  return {
+    row,
+    outage,
+    now,
+    history: {
+      id: row.id,
+      host: row.host,
+      executor: "x",
+      requestedBy: null,
+      reason: null,
+      startedAt: now,
+    },
+  };
+}
 
-Deno.test("store.interruptStarted() turns started rows into interrupted ones, once", () => {
-  using store = Store.open(":memory:");
+async function withDir(fn: (dir: string) => void | Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("store: an intake commit returns the new rows in arrival order and the duplicates", () => {
+  using store = SqliteStore.open(":memory:");
   store.insertRequest(req("a"), 1);
   store.insertRequest(req("b"), 1);
-  assert.equal(store.markStarted("a", 2), true);
-  assert.equal(store.markStarted("a", 3), false, "a started row cannot start again");
-  const rows = store.interruptStarted(5);
-  assert.deepEqual(rows.map((r) => r.id), ["a"]);
-  assert.equal(store.get("a")?.outcome, "interrupted");
-  assert.equal(store.get("b")?.state, "pending");
-  assert.deepEqual(store.interruptStarted(6), []);
-  assert.equal(store.finish("a", "succeeded", null, 7), false, "a finished row keeps its outcome");
+  store.insertRequest(req("a", "web-2"), 1);
+  store.addDeadLetter({ topic: "t", payload: "x", error: "bad", ts: 1 });
+  const result = store.commitIntake();
+  assert.deepEqual(result.accepted.map((r) => [r.id, r.host, r.state]), [
+    ["a", "web-1", "pending"],
+    ["b", "web-1", "pending"],
+  ]);
+  assert.deepEqual(result.duplicates, ["a"]);
+  assert.deepEqual(result.accepted[0], store.get("a"), "the returned row is the stored one");
+  assert.equal(store.deadLetters()[0]?.error, "bad");
+  store.insertRequest(req("b"), 2);
+  assert.deepEqual(store.commitIntake(), { accepted: [], duplicates: ["b"] });
+  assert.deepEqual(store.commitIntake(), { accepted: [], duplicates: [] }, "an empty batch");
 });
 
-Deno.test("store survives reopening: the file keeps rows and schema version", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    {
-      using store = Store.open(`${dir}/m.db`);
-      store.insertRequest(req("a"), 1);
-      store.historyStart({
-        id: "a",
-        host: "web-1",
-        executor: "ssh",
-        requestedBy: null,
-        reason: null,
-        startedAt: 10,
-      });
-      store.historyFinish("a", "succeeded", "ok", 20, 10);
-      store.historyRecovered("a", 50, 40);
-      store.addDeadLetter({ topic: "t", payload: "x", error: "bad", ts: 3 });
-    }
-    using store = Store.open(`${dir}/m.db`);
-    assert.equal(store.get("a")?.id, "a");
-    const h = store.historyGet("a");
-    assert.equal(h?.recoveryMs, 40);
-    assert.equal(h?.durationMs, 10);
-    assert.deepEqual(store.restartsSince(0), [{ host: "web-1", startedAt: 10 }]);
-    assert.equal(store.deadLetters()[0]?.error, "bad");
-    const list = store.listRequests({ host: "web-1" });
-    assert.equal(list[0]?.execution?.outcome, "succeeded");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("store.prune() deletes old finished requests only, and never the newest row", () => {
-  using store = Store.open(":memory:");
-  store.insertRequest(req("old-done"), 1);
-  store.finish("old-done", "succeeded", null, 10);
-  store.historyStart({
-    id: "old-done",
-    host: "web-1",
-    executor: "x",
-    requestedBy: null,
-    reason: null,
-    startedAt: 5,
+Deno.test("store: nothing of an intake batch is visible before its commit", async () => {
+  await withDir((dir) => {
+    using store = SqliteStore.open(`${dir}/m.db`);
+    using other = SqliteStore.open(`${dir}/m.db`);
+    store.insertRequest(req("a"), 1);
+    assert.equal(other.get("a"), undefined);
+    store.commitIntake();
+    assert.equal(other.get("a")?.state, "pending");
   });
-  store.insertRequest(req("old-pending"), 2);
-  store.insertRequest(req("old-newest"), 3);
-  store.finish("old-newest", "skipped", "dry run", 11);
-  store.addDeadLetter({ topic: "t", payload: "x", error: "bad", ts: 4 });
-  assert.equal(store.pendingCount(), 1);
-  assert.equal(store.prune(1_000), 1);
-  assert.equal(store.get("old-done"), undefined);
-  assert.equal(store.historyGet("old-done"), undefined);
-  assert.equal(store.get("old-pending")?.state, "pending", "a pending row was pruned");
-  assert.ok(store.get("old-newest"), "the newest row was pruned: rowids could be reused");
-  assert.deepEqual(store.deadLetters(), []);
-  store.insertRequest(req("new"), 2_000);
-  assert.ok(store.get("new")!.seq > store.get("old-newest")!.seq);
 });
 
-Deno.test("store group commit: deferred writes are durable only after commitBatch or any other write", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    using store = Store.open(`${dir}/m.db`);
-    using other = Store.open(`${dir}/m.db`); // another connection sees only what is committed
-    store.insertRequest(req("a"), 1, { deferCommit: true });
-    store.insertRequest(req("b", "web-2"), 1, { deferCommit: true });
-    assert.equal(store.batchOpen, true);
-    assert.equal(other.get("a"), undefined, "visible before the commit");
-    store.commitBatch();
-    assert.equal(other.get("b")?.id, "b");
-    store.insertRequest(req("c"), 2, { deferCommit: true });
-    store.markStarted("a", 3); // an execution-side write commits the batch first
-    assert.equal(store.batchOpen, false);
-    assert.equal(other.get("c")?.state, "pending");
-    assert.equal(other.get("a")?.state, "started");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+Deno.test("store: a failed intake commit drops its batch, says why, and the next one works", async () => {
+  await withDir((dir) => {
+    using store = SqliteStore.open(`${dir}/m.db`);
+    const db = new DatabaseSync(`${dir}/m.db`);
+    db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON inbox WHEN NEW.id = 'bad'
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+    store.insertRequest(req("a"), 1);
+    store.insertRequest(req("bad"), 1);
+    assert.throws(() => store.commitIntake(), /refused by the test/);
+    assert.match(store.problem ?? "", /cannot write to the store .*refused by the test/);
+    assert.equal(store.get("a"), undefined, "a was rolled back with the batch");
+    db.exec("DROP TRIGGER refuse");
+    db.close();
+    store.insertRequest(req("a"), 2);
+    assert.deepEqual(store.commitIntake().accepted.map((r) => r.id), ["a"]);
+    assert.equal(store.problem, undefined);
+  });
 });
 
-Deno.test("store.finishLater() ends rows in the open batch: readable at once, committed together, first end kept", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    using store = Store.open(`${dir}/m.db`);
-    using other = Store.open(`${dir}/m.db`);
+Deno.test("store.tryStart() marks the row started with its outage and history, once", async () => {
+  using store = SqliteStore.open(":memory:");
+  const rows = insert(store, ["a", "b"]);
+  const a = rows.get("a")!;
+  assert.deepEqual(await store.tryStart(start(a), allow), { kind: "started" });
+  assert.equal(store.get("a")?.state, "started");
+  assert.equal(store.historyGet("a")?.startedAt, 10);
+  assert.deepEqual(store.outages().map((o) => [o.host, o.id, o.state]), [[
+    "web-1",
+    "a",
+    "restarting",
+  ]]);
+  assert.deepEqual(
+    await store.tryStart(start(a), allow),
+    { kind: "gone" },
+    "a started row cannot start again",
+  );
+  assert.deepEqual(store.nextPending(0, 10).map((r) => r.id), ["b"]);
+});
+
+Deno.test("store.nextPending() pages pending rows in order, without those ending in the open batch", async () => {
+  using store = SqliteStore.open(":memory:");
+  const rows = insert(store, ["r0", "r1", "r2", "r3", "r4"]);
+  store.finishLater(rows.get("r1")!, "skipped", "dry run", 5);
+  const first = store.nextPending(0, 2);
+  assert.deepEqual(first.map((r) => r.id), ["r0", "r2"]);
+  assert.deepEqual(store.nextPending(first.at(-1)!.seq, 10).map((r) => r.id), ["r3", "r4"]);
+  await store.commitBatch();
+  assert.equal(store.get("r1")?.outcome, "skipped");
+});
+
+Deno.test("store.finishLater() ends many rows in one commit; the first end of a row is kept", async () => {
+  await withDir(async (dir) => {
+    using store = SqliteStore.open(`${dir}/m.db`);
+    using other = SqliteStore.open(`${dir}/m.db`);
     // 90 rows: written as one statement of 64, one of 16, two of 4 and two of 1.
-    const seqs = Array.from({ length: 90 }, (_, i) => store.insertRequest(req(`r${i}`), 1)!.seq);
-    for (const [i, seq] of seqs.entries()) store.finishLater(seq, "skipped", `dry run ${i}`, 5);
-    store.finishLater(seqs[0]!, "failed", "a second end", 6);
-    assert.equal(store.batchOpen, true);
-    assert.equal(
-      other.get("r0")?.state,
-      "pending",
-      "visible to another connection before the commit",
-    );
-    assert.deepEqual(
-      store.counts(),
-      { pending: 0, started: 0, done: 90 },
-      "this connection reads them",
-    );
-    assert.equal(store.markStarted("r1", 7), false, "a row ended in the batch cannot start");
-    store.commitBatch();
+    const ids = Array.from({ length: 90 }, (_, i) => `r${i}`);
+    const rows = insert(store, ids);
+    for (const [i, id] of ids.entries()) {
+      store.finishLater(rows.get(id)!, "skipped", `dry run ${i}`, 5);
+    }
+    store.finishLater(rows.get("r0")!, "failed", "a second end", 6);
+    assert.equal(other.get("r0")?.state, "pending", "visible before the commit");
+    let committed = false;
+    store.afterCommit(() => committed = true);
+    await store.commitBatch();
+    assert.equal(committed, true);
     const r0 = other.get("r0")!;
     assert.deepEqual([r0.state, r0.outcome, r0.detail, r0.finishedAt], [
       "done",
@@ -149,50 +153,105 @@ Deno.test("store.finishLater() ends rows in the open batch: readable at once, co
     ]);
     assert.equal(other.get("r89")?.detail, "dry run 89");
     assert.deepEqual(other.counts(), { pending: 0, started: 0, done: 90 });
-    const late = store.insertRequest(req("late"), 8)!;
-    store.finish("late", "succeeded", null, 9);
-    store.finishLater(late.seq, "failed", "too late", 10);
-    store.commitBatch();
-    assert.equal(other.get("late")?.outcome, "succeeded", "a finished row keeps its outcome");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+    store.finishLater(rows.get("r5")!, "failed", "too late", 10);
+    await store.commitBatch();
+    assert.equal(other.get("r5")?.outcome, "skipped", "a finished row keeps its outcome");
+  });
 });
 
-Deno.test("store.finishLater(): a failed batch loses its ends with it and counts as a failed commit", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    using store = Store.open(`${dir}/m.db`);
-    // Another connection adds a trigger that makes one end fail when it is written.
+Deno.test("store: a failed execution commit keeps its writes queued, says why, and retries until it works", async () => {
+  await withDir(async (dir) => {
+    using store = SqliteStore.open(`${dir}/m.db`);
+    const rows = insert(store, ["a", "b"]);
     const db = new DatabaseSync(`${dir}/m.db`);
     db.exec(`CREATE TRIGGER refuse BEFORE UPDATE ON inbox WHEN NEW.detail = 'refused'
              BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+    let after = 0;
+    store.finishLater(rows.get("a")!, "skipped", "dry run", 2);
+    store.finishLater(rows.get("b")!, "skipped", "refused", 2);
+    store.afterCommit(() => after++);
+    const started = store.tryStart(start(rows.get("a")!), allow);
+    await assert.rejects(store.commitBatch(), /refused by the test/);
+    assert.match(store.problem ?? "", /refused by the test/);
+    assert.equal(store.get("a")?.state, "pending", "rolled back");
+    assert.equal(after, 0, "no event for what was not committed");
+    assert.deepEqual(store.nextPending(0, 10), [], "queued ends keep the rows out of dispatch");
+    db.exec("DROP TRIGGER refuse");
     db.close();
-    const a = store.insertRequest(req("a"), 1)!;
-    const b = store.insertRequest(req("b"), 1, { deferCommit: true })!;
-    store.finishLater(a.seq, "skipped", "dry run", 2);
-    store.finishLater(b.seq, "skipped", "refused", 2);
-    const failed = store.failedCommits;
-    assert.throws(() => store.commitBatch(), /refused by the test/);
-    assert.equal(store.failedCommits, failed + 1);
-    assert.equal(store.batchOpen, false);
-    assert.throws(() => store.commitForAck(), /group commit failed/);
-    assert.equal(store.get("a")?.state, "pending", "the end of a was rolled back");
-    assert.equal(store.get("b"), undefined, "the deferred insert of b was rolled back");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+    await waitFor(() => store.problem === undefined, { what: "the retry to commit" });
+    assert.equal(store.get("a")?.outcome, "skipped");
+    assert.equal(store.get("b")?.detail, "refused");
+    assert.equal(after, 1);
+    assert.deepEqual(await started, { kind: "gone" }, "a ended in the same batch: it never starts");
+  });
+});
+
+Deno.test("store.interruptStarted() turns started rows into interrupted ones, once", async () => {
+  using store = SqliteStore.open(":memory:");
+  const rows = insert(store, ["a", "b"]);
+  await store.tryStart(start(rows.get("a")!), allow);
+  assert.deepEqual(store.interruptStarted(5).map((r) => r.id), ["a"]);
+  assert.equal(store.get("a")?.outcome, "interrupted");
+  assert.equal(store.historyGet("a")?.outcome, "interrupted");
+  assert.equal(store.get("b")?.state, "pending");
+  assert.deepEqual(store.interruptStarted(6), []);
+});
+
+Deno.test("store survives reopening: the file keeps rows, history, outages and meta", async () => {
+  await withDir(async (dir) => {
+    {
+      await using store = {
+        s: SqliteStore.open(`${dir}/m.db`),
+        async [Symbol.asyncDispose]() {
+          await this.s.close();
+        },
+      };
+      const s = store.s;
+      const rows = insert(s, ["a"]);
+      await s.tryStart(start(rows.get("a")!), allow);
+      s.historyFinish("a", "succeeded", "ok", 20, 10);
+      s.historyRecovered("a", 50, 40);
+      s.putOutage({ ...start(rows.get("a")!).outage, state: "coming_back" });
+      s.metaSet("k", "v");
+      // close() commits what is still queued.
+    }
+    using store = SqliteStore.open(`${dir}/m.db`);
+    const h = store.historyGet("a");
+    assert.equal(h?.recoveryMs, 40);
+    assert.equal(h?.durationMs, 10);
+    assert.deepEqual(store.restartsSince(0), [{ host: "web-1", startedAt: 10 }]);
+    assert.deepEqual(store.outages().map((o) => o.state), ["coming_back"]);
+    assert.equal(store.metaGet("k"), "v");
+    assert.equal(store.listRequests({ host: "web-1" })[0]?.execution?.outcome, "succeeded");
+  });
+});
+
+Deno.test("store.prune() deletes old finished requests only, and never the newest row", async () => {
+  using store = SqliteStore.open(":memory:");
+  const rows = insert(store, ["old-done", "old-pending", "old-newest"]);
+  store.finishLater(rows.get("old-done")!, "succeeded", null, 10);
+  store.finishLater(rows.get("old-newest")!, "skipped", "dry run", 11);
+  store.addDeadLetter({ topic: "t", payload: "x", error: "bad", ts: 4 });
+  store.commitIntake();
+  await store.commitBatch();
+  assert.equal(store.pendingCount(), 1);
+  assert.equal(store.prune(1_000), 1);
+  assert.equal(store.get("old-done"), undefined);
+  assert.equal(store.get("old-pending")?.state, "pending", "a pending row was pruned");
+  assert.ok(store.get("old-newest"), "the newest row was pruned: rowids could be reused");
+  assert.deepEqual(store.deadLetters(), []);
+  const later = insert(store, ["new"], 2_000);
+  assert.ok(later.get("new")!.seq > store.get("old-newest")!.seq);
 });
 
 Deno.test("store.checkpoint() moves the log into the database only when this store wrote since", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withDir((dir) => {
     const path = `${dir}/m.db`;
-    using store = Store.open(path);
+    using store = SqliteStore.open(path);
     const size = () => Deno.statSync(path).size;
     store.checkpoint();
     const empty = size();
-    for (let i = 0; i < 200; i++) store.insertRequest(req(`a${i}`), 1);
+    insert(store, Array.from({ length: 200 }, (_, i) => `a${i}`));
     assert.equal(size(), empty, "the rows are in the log, not yet in the database file");
     store.checkpoint();
     const moved = size();
@@ -209,10 +268,8 @@ Deno.test("store.checkpoint() moves the log into the database only when this sto
     other.close();
     store.checkpoint();
     assert.equal(size(), moved, "nothing of its own to move: skipped");
-    store.insertRequest(req("c"), 2);
+    insert(store, ["c"], 2);
     store.checkpoint();
     assert.ok(size() > moved, "its own write: the whole log moved");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
