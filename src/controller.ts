@@ -23,7 +23,7 @@ import type { Executor } from "./executors/types.ts";
 import { FleetView, routeFleet } from "./fleet/mod.ts";
 import { Intake } from "./intake/intake.ts";
 import { errorMessage, log } from "./log.ts";
-import { MqttConnection, type MqttSettings } from "./mqtt/connection.ts";
+import { MqttConnection, type MqttSettings, NotNowError } from "./mqtt/connection.ts";
 import { Dispatcher } from "./pipeline/dispatcher.ts";
 import { type EventSink, teeSinks } from "./pipeline/events.ts";
 import { mqttEventSink } from "./pipeline/mqtt_sink.ts";
@@ -33,7 +33,7 @@ import { fleetFacts } from "./restart/facts.ts";
 import { RestartLedger } from "./restart/ledger.ts";
 import { Restarts } from "./restart/lifecycle.ts";
 import { buildTopology, type Topology } from "./restart/topology.ts";
-import { SqliteStore, type Store } from "./store/mod.ts";
+import { openStore, type Store } from "./store/mod.ts";
 import type { Metrics } from "./http/metrics.ts";
 import { buildStatus, type Status } from "./status/model.ts";
 import { VERSION } from "./version.ts";
@@ -52,8 +52,8 @@ export interface ControllerOptions {
   onFatal?: (kind: string, err: unknown) => void;
 }
 
-/** Error raised when a message arrives after intake stopped: it is not acknowledged. */
-export class IntakeClosedError extends Error {
+/** Raised when a message arrives after intake stopped: it is not acknowledged (the broker sends it again). */
+export class IntakeClosedError extends NotNowError {
   override name = "IntakeClosedError";
 }
 
@@ -73,23 +73,39 @@ const BREAKER_RESET_KEY = "breaker.resetAt";
 interface _Seeds {
   restarts: { host: string; startedAt: number }[];
   failures: { host: string; at: number }[];
+  /** The MQTT filters the last run subscribed (a kept session may still hold them). */
+  filters: string[];
 }
 
-/** The store of `config` (SQLite at `store.path`). */
-export function openStore(config: Config): Store {
-  return SqliteStore.open(config.store.path, { synchronous: config.store.synchronous });
+/** What the connection calls into intake, bound once intake exists. */
+interface _Late {
+  fn: () => Promise<void>;
+  unrouted: (topic: string, payload: Uint8Array) => void;
 }
+
+/** Where the filters of the last run are kept. */
+const FILTERS_KEY = "mqtt.filters";
 
 async function _seeds(store: Store, config: Config, now: number): Promise<_Seeds> {
   const restarts = await store.restartsSince(
     now - Math.max(3_600_000, config.policy.minIntervalSec * 1000),
   );
+  const filters = _strings(await store.metaGet(FILTERS_KEY));
   const breaker = config.policy.breaker;
-  if (breaker === null) return { restarts, failures: [] };
+  if (breaker === null) return { restarts, failures: [], filters };
   // Failures within the breaker's window, after the last release of the kill switch.
   const resetAt = Number(await store.metaGet(BREAKER_RESET_KEY) ?? 0);
   const failures = await store.failuresSince(Math.max(now - breaker.withinSec * 1000, resetAt + 1));
-  return { restarts, failures };
+  return { restarts, failures, filters };
+}
+
+function _strings(json: string | undefined): string[] {
+  try {
+    const v = JSON.parse(json ?? "[]");
+    return Array.isArray(v) ? v.filter((x) => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
 }
 
 /** The running controller. Dispose (or call {@linkcode shutdown}) to stop it gracefully. */
@@ -121,7 +137,7 @@ export class Controller implements AsyncDisposable {
       store: Store;
       conn: MqttConnection;
       seeds: _Seeds;
-      commit: { fn: () => Promise<void> };
+      commit: _Late;
     },
     options: ControllerOptions,
   ) {
@@ -244,6 +260,7 @@ export class Controller implements AsyncDisposable {
     });
     // Group commit: the connection holds each batch's PUBACKs until this resolved.
     parts.commit.fn = () => intake.commit();
+    parts.commit.unrouted = (topic, payload) => intake.unserved(topic, payload);
     const filter = config.mqtt.sharedGroup
       ? `$share/${config.mqtt.sharedGroup}/${this.topics.restart}`
       : this.topics.restart;
@@ -358,6 +375,7 @@ export class Controller implements AsyncDisposable {
       throw new Error("cannot learn the kill switch state");
     }
     await this.restarts.resume();
+    this.#rememberFilters();
     await Promise.all([
       this.dispatcher.run({ stop, abort: this.#abort.signal }),
       this.#chaos.run(stop),
@@ -409,6 +427,16 @@ export class Controller implements AsyncDisposable {
     });
   }
 
+  /** Once subscribed, keeps the filters, so a later config can remove them from a kept session. */
+  #rememberFilters(): void {
+    this.conn.waitSubscribed(this.#stop.signal).then(
+      () => this.store.metaSet(FILTERS_KEY, JSON.stringify(this.conn.filters())),
+    ).catch((err) => {
+      if (this.#stop.signal.aborted) return;
+      log("mqtt").warn("Cannot remember the subscriptions: {error}", { error: errorMessage(err) });
+    });
+  }
+
   /** Deletes what is older than `store.retentionDays`. */
   async #prune(clock: Clock): Promise<void> {
     const days = this.#config.store.retentionDays;
@@ -424,9 +452,11 @@ export class Controller implements AsyncDisposable {
     try {
       const seeds = await _seeds(store, config, (options.clock ?? systemClock).now());
       // Group commit: PUBACKs wait for the inbox writes of their batch to commit.
-      const commit = { fn: () => Promise.resolve() };
+      const commit: _Late = { fn: () => Promise.resolve(), unrouted: () => {} };
       const conn = await MqttConnection.open(mqttSettings(config), {
         commitBatch: () => commit.fn(),
+        unsubscribe: seeds.filters,
+        onUnrouted: (topic, payload) => commit.unrouted(topic, payload),
       });
       log("run").info("mandrill started: store {store}, broker {clientId}", {
         store: config.store.path,

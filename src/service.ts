@@ -12,6 +12,7 @@ import { errorMessage, log } from "./log.ts";
 import { LagMonitor } from "./debug/mod.ts";
 import { Metrics, startHttpServer } from "./http/mod.ts";
 import { StatusFeed } from "./status/feed.ts";
+import { EXIT, StartupError } from "./errors.ts";
 
 /** Options of {@linkcode runService}. */
 export interface ServiceOptions {
@@ -29,9 +30,9 @@ export interface ServiceOptions {
 }
 
 /** Exit status after a second signal: the process did not drain. */
-export const EXIT_FORCED = 130;
+export const EXIT_FORCED = EXIT.forced;
 /** Exit status after an unexpected error. */
-export const EXIT_BUG = 70;
+export const EXIT_BUG = EXIT.bug;
 
 /** Runs the controller until a signal or a bug stops it; resolves to the exit status. */
 export async function runService(config: Config, options: ServiceOptions): Promise<number> {
@@ -57,8 +58,24 @@ export async function runService(config: Config, options: ServiceOptions): Promi
     });
     current.controller?.shutdown().catch(() => {});
   };
+  // The HTTP port first: a port in use is a startup failure, found before the
+  // store is taken or the broker reached. Until the controller exists, not ready.
+  const live: { controller?: Controller; status?: () => string } = {};
+  const feed = new StatusFeed({ snapshot: () => live.status?.() ?? "{}" });
+  await using _http = config.http.listen === null ? undefined : _listen(config.http.listen, {
+    metrics,
+    ready: () => live.controller?.readiness() ?? { ok: false, reasons: ["starting"] },
+    tasks: () => live.controller?.tasks() ?? { requests: [], restarts: [] },
+    status: () => live.status?.() ?? "{}",
+    feed,
+  });
+  // Declared after the server, so disposed before it: the server's graceful
+  // shutdown waits for open responses, and a live feed never ends by itself.
+  using _feed = feed;
   const controller = await Controller.start(config, { metrics, onFatal: fatal });
   current.controller = controller;
+  live.controller = controller;
+  live.status = () => JSON.stringify(controller.status());
   metrics.bindSources({
     inboxPending: () => controller.pendingCount(),
     mqttConnected: () => controller.conn.connected,
@@ -74,21 +91,7 @@ export async function runService(config: Config, options: ServiceOptions): Promi
     waiting: () => controller.dispatcher.waitingCounts(),
     unavailable: () => controller.budget.unavailable(),
   });
-  const status = () => JSON.stringify(controller.status());
-  const feed = new StatusFeed({ snapshot: status });
   using _feeding = controller.onStatusChange(() => feed.changed());
-  await using _http = config.http.listen === null
-    ? undefined
-    : startHttpServer(config.http.listen, {
-      metrics,
-      ready: () => controller.readiness(),
-      tasks: () => controller.tasks(),
-      status,
-      feed,
-    });
-  // Declared after the server, so disposed before it: the server's graceful
-  // shutdown waits for open responses, and a live feed never ends by itself.
-  using _feed = feed;
   const onRejection = (e: PromiseRejectionEvent) => {
     e.preventDefault();
     fatal("unhandled rejection", e.reason);
@@ -166,6 +169,29 @@ export async function runService(config: Config, options: ServiceOptions): Promi
     for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
     globalThis.removeEventListener("unhandledrejection", onRejection);
     globalThis.removeEventListener("error", onError);
+  }
+}
+
+/** Binds the HTTP endpoint; a port in use is a {@linkcode StartupError} naming it. */
+function _listen(listen: string, options: Parameters<typeof startHttpServer>[1]) {
+  try {
+    return startHttpServer(listen, options);
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new StartupError(`http.listen ${listen}: the port is in use by another process`, {
+        exitCode: EXIT.configFile,
+        cause: err,
+      });
+    }
+    if (
+      err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.AddrNotAvailable
+    ) {
+      throw new StartupError(`http.listen ${listen}: ${errorMessage(err)}`, {
+        exitCode: EXIT.configFile,
+        cause: err,
+      });
+    }
+    throw err;
   }
 }
 

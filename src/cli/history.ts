@@ -6,8 +6,7 @@
  */
 import { loadConfig } from "../config/mod.ts";
 import { loadOrReport, parseCommand, usageError } from "./_common.ts";
-import type { RequestView } from "../store/mod.ts";
-import { openStore } from "../controller.ts";
+import { openStore, type RequestView } from "../store/mod.ts";
 import { isValidHost } from "../contract/ids.ts";
 
 /** Usage text of `mandrill history`. */
@@ -71,7 +70,7 @@ export async function historyCommand(args: string[]): Promise<number> {
   }
   const config = await loadOrReport(() => loadConfig(values.config!));
   if ("exit" in config) return config.exit;
-  const store = openStore(config);
+  const store = openStore(config, { reader: true });
   let rows: RequestView[];
   try {
     rows = await store.listRequests({ host: values.host, limit });

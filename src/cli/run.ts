@@ -6,7 +6,8 @@
 import { loadConfig } from "../config/mod.ts";
 import { debugRequested, loadOrReport, parseCommand } from "./_common.ts";
 import { runService } from "../service.ts";
-import { setupLogging } from "../log.ts";
+import { errorMessage, log, setupLogging } from "../log.ts";
+import { StartupError } from "../errors.ts";
 
 /** Usage text of `mandrill run`. */
 export const RUN_USAGE = `Usage: mandrill run --config FILE [--debug]
@@ -35,5 +36,12 @@ export async function runCommand(args: string[]): Promise<number> {
     level: debug ? "debug" : config.log.level,
     format: config.log.format,
   });
-  return await runService(config, { configPath: values.config!, debug });
+  try {
+    return await runService(config, { configPath: values.config!, debug });
+  } catch (err) {
+    if (!(err instanceof StartupError)) throw err;
+    // One line naming the file or port, and an exit code that says why.
+    log("run").fatal("Cannot start: {error}", { error: errorMessage(err) });
+    return err.exitCode;
+  }
 }

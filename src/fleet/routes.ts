@@ -20,7 +20,12 @@ import type { FleetView } from "./fleet_view.ts";
 
 /** The part of an `MqttConnection` that routes subscriptions. */
 export interface MessageRouter {
-  route(filter: string, qos: 0 | 1, handler: MessageHandler): void;
+  route(
+    filter: string,
+    qos: 0 | 1,
+    handler: MessageHandler,
+    options?: { retainedEachTime?: boolean },
+  ): void;
 }
 
 /** Options of {@linkcode routeFleet}. */
@@ -89,7 +94,7 @@ export function routeFleet(conn: MessageRouter, options: RouteFleetOptions): voi
     const status = _parse(topic, payload, agentStatusSchema);
     if (status === undefined) return;
     fleet.onStatus(host, status, clock.now());
-  });
+  }, { retainedEachTime: false });
   if (onResult !== undefined) {
     conn.route(topics.allResults, 1, (topic, payload) => {
       const host = _host(topic);

@@ -87,6 +87,22 @@ export class Intake {
   }
 
   /**
+   * A message on a topic mandrill does not serve (a subscription an earlier
+   * config left in the broker's session): dead-lettered with the reason,
+   * never executed, acknowledged only once that is stored.
+   */
+  unserved(topic: string, payload: Uint8Array): void {
+    const now = this.#o.clock.now();
+    const text = lenient.decode(payload.subarray(0, DEADLETTER_PAYLOAD_BYTES));
+    const error = `mandrill does not serve ${topic} ` +
+      "(a subscription of an earlier config, kept by the broker's session): not executed";
+    const dl = { topic, payload: text, error, ts: now };
+    this.#o.store.addDeadLetter(dl);
+    this.#rejected.push({ dl });
+    log("intake").warn("Dead-lettered a message on {topic}: {error}", { topic, error });
+  }
+
+  /**
    * Makes the batch durable (the group commit of the PUBACKs), then publishes
    * its events and hands new rows to the dispatcher. Rejects when the store
    * cannot write: nothing of the batch is acknowledged, the broker sends it again.

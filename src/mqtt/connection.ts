@@ -14,6 +14,15 @@ import { compileFilter, plainTopic } from "./match.ts";
 import { AckBatcher } from "./ack_batcher.ts";
 
 /**
+ * Thrown by a handler that will not take a message now, as expected (e.g.
+ * mandrill is shutting down): the message is not acknowledged — the broker
+ * sends it again — and it is counted, not logged as an error.
+ */
+export class NotNowError extends Error {
+  override name = "NotNowError";
+}
+
+/**
  * Handles one incoming message, synchronously. Returning normally lets the
  * PUBACK go; throwing withholds it so the broker redelivers after a reconnect.
  */
@@ -49,6 +58,17 @@ export interface MqttConnectionOptions {
   commitBatch?: () => void | Promise<void>;
   /** Called whenever the connected state changes. */
   onConnectedChange?: (connected: boolean) => void;
+  /**
+   * Filters an earlier config subscribed (a kept session may still hold
+   * them): unsubscribed on every connect, unless routed now. Default: none.
+   */
+  unsubscribe?: readonly string[];
+  /**
+   * Handles a message no route matches (a kept session's stale subscription),
+   * like a route: e.g. dead-letter it before it is acknowledged. Default:
+   * acknowledged and dropped.
+   */
+  onUnrouted?: MessageHandler;
 }
 
 interface Route {
@@ -56,8 +76,21 @@ interface Route {
   matches: (topic: string) => boolean;
   qos: 0 | 1;
   handler: MessageHandler;
-  /** Subscribed (now and after every lost session). */
+  /** Subscribed (now and after every reconnect). */
   active: boolean;
+  /** MQTT 5 retain handling: 1 sends retained messages only for a new subscription. */
+  rh: 0 | 1;
+}
+
+/** Options of {@linkcode MqttConnection.route}. */
+export interface RouteOptions {
+  /**
+   * Retained messages at every (re)subscribe (true), or only when the
+   * subscription is new — not again on a reconnect that kept the session
+   * (false; MQTT 5 retain handling 1: 100,000 agents' retained statuses are
+   * not sent again on every reconnect). Default: true.
+   */
+  retainedEachTime?: boolean;
 }
 
 /** A managed MQTT.js client. Dispose to disconnect cleanly. */
@@ -82,16 +115,30 @@ export class MqttConnection implements AsyncDisposable {
   #connection = 0;
   #subscribed = false;
   readonly #subscribedWaiters = new Set<() => void>();
+  /** Messages a handler would not take now ({@linkcode NotNowError}). */
+  #notNow = 0;
+  /** Where messages no route matches go (see `MqttConnectionOptions.onUnrouted`). */
+  readonly #unrouted: Route | undefined;
 
   private constructor(client: MqttClient, settings: MqttSettings, options: MqttConnectionOptions) {
     this.client = client;
     this.#settings = settings;
     this.#options = options;
+    this.#unrouted = options.onUnrouted
+      ? {
+        filter: "#",
+        matches: () => true,
+        qos: 1,
+        handler: options.onUnrouted,
+        active: false,
+        rh: 0,
+      }
+      : undefined;
     const logger = log("mqtt");
     const batcher = options.commitBatch ? new AckBatcher(client, options.commitBatch) : undefined;
     this.#batcher = batcher;
     client.handleMessage = (packet, callback) => {
-      const route = this.#lookup.find((r) => r.matches(packet.topic));
+      const route = this.#lookup.find((r) => r.matches(packet.topic)) ?? this.#unrouted;
       if (!route) return callback();
       batcher?.hold();
       const payload = typeof packet.payload === "string"
@@ -104,10 +151,19 @@ export class MqttConnection implements AsyncDisposable {
       try {
         route.handler(packet.topic, payload, packet);
       } catch (err) {
-        logger.error("Cannot handle message on {topic}, not acknowledged: {error}", {
-          topic: packet.topic,
-          error: errorMessage(err),
-        });
+        if (err instanceof NotNowError) {
+          // One line per reason, not one per message.
+          if (this.#notNow++ === 0) {
+            logger.info("Not taking messages now ({reason}): the broker will send them again", {
+              reason: err.message,
+            });
+          }
+        } else {
+          logger.error("Cannot handle message on {topic}, not acknowledged: {error}", {
+            topic: packet.topic,
+            error: errorMessage(err),
+          });
+        }
         return callback(err instanceof Error ? err : new Error(String(err)));
       }
       callback();
@@ -123,8 +179,22 @@ export class MqttConnection implements AsyncDisposable {
         sessionPresent,
       });
       this.#connection++;
-      if (!sessionPresent || !(options.persistent ?? true)) this.#subscribeAll();
-      else this.#markSubscribed(this.#connection, "kept by the broker's session");
+      // Even when the broker kept the session: its subscriptions may be those
+      // of an earlier config (another topic prefix or shared group). Make them
+      // exactly the ones this connection routes: subscribe every route, and
+      // remove the filters an earlier config had.
+      for (const filter of options.unsubscribe ?? []) {
+        if (this.#routes.some((r) => r.active && r.filter === filter)) continue;
+        this.client.unsubscribe(filter, (err) => {
+          if (err) {
+            logger.warn("Cannot remove the subscription {filter}: {error}", {
+              filter,
+              error: errorMessage(err),
+            });
+          } else logger.info("Removed the subscription {filter} of an earlier config", { filter });
+        });
+      }
+      this.#subscribeAll();
       options.onConnect?.(sessionPresent);
     });
     client.on("close", () => {
@@ -190,11 +260,12 @@ export class MqttConnection implements AsyncDisposable {
    * and after every lost session). A message goes to the first route that
    * matches it, a route without wildcards before any with wildcards.
    */
-  route(filter: string, qos: 0 | 1, handler: MessageHandler): void {
-    this.#routes.push({ filter, matches: compileFilter(filter), qos, handler, active: true });
+  route(filter: string, qos: 0 | 1, handler: MessageHandler, options: RouteOptions = {}): void {
+    const rh = options.retainedEachTime === false ? 1 : 0;
+    this.#routes.push({ filter, matches: compileFilter(filter), qos, handler, active: true, rh });
     const isPlain = (r: Route) => plainTopic(r.filter) !== undefined;
     this.#lookup = [...this.#routes.filter(isPlain), ...this.#routes.filter((r) => !isPlain(r))];
-    if (this.#connected) this.#subscribe(filter, qos);
+    if (this.#connected) this.#subscribe(filter, qos, rh);
   }
 
   /**
@@ -291,8 +362,8 @@ export class MqttConnection implements AsyncDisposable {
   }
 
   /** Subscribes; `done` learns whether the broker granted it. */
-  #subscribe(filter: string, qos: 0 | 1, done?: (ok: boolean) => void): void {
-    this.client.subscribe(filter, { qos }, (err, granted) => {
+  #subscribe(filter: string, qos: 0 | 1, rh: 0 | 1, done?: (ok: boolean) => void): void {
+    this.client.subscribe(filter, { qos, rh }, (err, granted) => {
       const refused = granted?.some((g) => g.qos === 128) ?? false;
       if (err || refused) {
         log("mqtt").error("Cannot subscribe to {filter}: {error}", {
@@ -312,7 +383,7 @@ export class MqttConnection implements AsyncDisposable {
     let failed = false;
     if (left === 0) return this.#markSubscribed(connection);
     for (const r of active) {
-      this.#subscribe(r.filter, r.qos, (ok) => {
+      this.#subscribe(r.filter, r.qos, r.rh, (ok) => {
         failed ||= !ok;
         if (--left === 0 && !failed) this.#markSubscribed(connection);
       });
@@ -326,6 +397,11 @@ export class MqttConnection implements AsyncDisposable {
     log("mqtt").info(`Subscribed to {filters}${how ? ` (${how})` : ""}`, { filters });
     for (const resolve of this.#subscribedWaiters) resolve();
     this.#subscribedWaiters.clear();
+  }
+
+  /** The filters this connection subscribes (its active routes). */
+  filters(): string[] {
+    return this.#routes.filter((r) => r.active).map((r) => r.filter);
   }
 
   /**

@@ -6,5 +6,6 @@
  */
 export type * from "./types.ts";
 export type { OutageRow, OutageState } from "./outages.ts";
-export { SqliteStore } from "./sqlite.ts";
+export { SqliteStore, StoreInUseError } from "./sqlite.ts";
 export { type OpenDatabaseOptions, SCHEMA_VERSION } from "./db.ts";
+export { openStore, type OpenStoreOptions } from "./open.ts";

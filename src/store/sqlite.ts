@@ -67,9 +67,12 @@ export class SqliteStore implements Store, Disposable {
   /** `total_changes()` at the last checkpoint: when unchanged, there is nothing to move. */
   #changesAtCheckpoint: number | bigint = -1;
 
-  private constructor(db: DatabaseSync, path: string) {
+  readonly #lock: Deno.FsFile | undefined;
+
+  private constructor(db: DatabaseSync, path: string, lock: Deno.FsFile | undefined) {
     this.#db = db;
     this.#path = path;
+    this.#lock = lock;
     this.#s = prepareStatements(db);
     const immediate = () => {};
     this.#outages = new OutageTable(db, immediate);
@@ -77,9 +80,24 @@ export class SqliteStore implements Store, Disposable {
     this.#loop = new CommitLoop({ commit: () => this.#commitBatch(), what: `store ${path}` });
   }
 
-  /** Opens the store at `path` (`":memory:"` for tests), migrating its schema. */
+  /**
+   * Opens the store at `path` (`":memory:"` for tests), migrating its schema,
+   * for the one process that runs on it: a second one is refused
+   * ({@linkcode StoreInUseError}, naming the file and the other process).
+   */
   static open(path: string, options: OpenDatabaseOptions = {}): SqliteStore {
-    return new SqliteStore(openDatabase(path, options), path);
+    const lock = path === ":memory:" ? undefined : _lock(path);
+    try {
+      return new SqliteStore(openDatabase(path, options), path, lock);
+    } catch (err) {
+      lock?.close();
+      throw err;
+    }
+  }
+
+  /** Opens the store at `path` to read it (`mandrill history`, tests) while a mandrill may run on it. */
+  static openReader(path: string): SqliteStore {
+    return new SqliteStore(openDatabase(path), path, undefined);
   }
 
   /** False once closed. */
@@ -347,6 +365,7 @@ export class SqliteStore implements Store, Disposable {
     for (const q of this.#starts) q.reject(new Error(`store ${this.#path} closed`));
     this.#starts = [];
     this.#db.close(); // the last connection to close checkpoints and removes the log
+    this.#lock?.close();
   }
 
   /** Closes at once, dropping what is queued (tests, CLI reads). */
@@ -355,6 +374,7 @@ export class SqliteStore implements Store, Disposable {
     this.#closed = true;
     void this.#loop.close();
     this.#db.close();
+    this.#lock?.close();
   }
 
   // --- Reads --------------------------------------------------------------
@@ -390,6 +410,35 @@ export class SqliteStore implements Store, Disposable {
   pendingCount(): number {
     return (this.#s.countPending.get() as { n: number }).n;
   }
+}
+
+/** Another process runs on the store file. */
+export class StoreInUseError extends Error {
+  override name = "StoreInUseError";
+}
+
+/**
+ * Takes `{path}.lock` for this process (an advisory lock the kernel drops
+ * when the process dies, kill -9 included), writing its pid there.
+ */
+function _lock(path: string): Deno.FsFile {
+  const lockPath = `${path}.lock`;
+  const file = Deno.openSync(lockPath, { read: true, write: true, create: true });
+  if (!file.tryLockSync(true)) {
+    file.close();
+    let pid = "";
+    try {
+      pid = Deno.readTextFileSync(lockPath).trim();
+    } catch { /* unreadable: say what we know */ }
+    throw new StoreInUseError(
+      `store ${path} is in use by another mandrill${pid ? ` (pid ${pid})` : ""} ` +
+        `(lock ${lockPath}): two processes on one SQLite file would each run every request; ` +
+        "stop the other, or share a PostgreSQL store (store.url) between instances",
+    );
+  }
+  file.truncateSync(0);
+  file.writeSync(new TextEncoder().encode(`${Deno.pid}\n`));
+  return file;
 }
 
 /** SQL ending `size` rows; parameters per row: seq, outcome, detail, finished_at. */

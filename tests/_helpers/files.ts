@@ -11,7 +11,7 @@ export async function readLines(file: string): Promise<string[]> {
 /** Waits until the store at `dbPath` holds exactly `n` requests, all done (none pending or started). */
 export async function waitAllDone(dbPath: string, n: number, timeoutMs = 60_000): Promise<void> {
   await waitFor(() => {
-    using store = SqliteStore.open(dbPath);
+    using store = SqliteStore.openReader(dbPath);
     const c = store.counts();
     return c.done === n && c.pending === 0 && c.started === 0;
   }, { what: `all ${n} requests done in ${dbPath}`, timeoutMs });

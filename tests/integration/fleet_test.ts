@@ -95,7 +95,7 @@ Deno.test("fleet: mandrill run restarts through the agent, sees the host come ba
 
     controller.kill("SIGTERM");
     assert.equal((await controller.exited()).code, 0);
-    using store = SqliteStore.open(`${root}/m.db`);
+    using store = SqliteStore.openReader(`${root}/m.db`);
     const h = store.historyGet("f-1");
     assert.ok(
       h?.recoveryMs !== null && h!.recoveryMs! > 0 && h!.recoveryMs! < 60_000,

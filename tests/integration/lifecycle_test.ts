@@ -68,7 +68,7 @@ Deno.test("run: SIGTERM with 20 restarts in flight and graceSec 1 exits 0 quickl
   }
   const executed = (await readLines(`${dir}/executed.txt`)).map((l) => l.split(" ")[1]!);
   assert.equal(new Set(executed).size, executed.length, "an id ran twice");
-  using store = SqliteStore.open(`${dir}/m.db`);
+  using store = SqliteStore.openReader(`${dir}/m.db`);
   const outcomes = ids.map((id) => store.get(id)!.outcome);
   assert.equal(outcomes.filter((o) => o === "interrupted").length, 20, outcomes.join(","));
   assert.equal(outcomes.filter((o) => o === "succeeded").length, 5, outcomes.join(","));

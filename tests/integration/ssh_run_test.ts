@@ -61,7 +61,7 @@ Deno.test("ssh: mandrill run restarts over SSH, then reports a host whose boot i
   proc.kill("SIGTERM");
   assert.equal((await proc.exited()).code, 0);
   {
-    using store = SqliteStore.open(`${dir}/m.db`);
+    using store = SqliteStore.openReader(`${dir}/m.db`);
     const h = store.historyGet("s-1");
     assert.equal(h?.outcome, "failed");
     assert.match(h?.detail ?? "", /did not come back/);

@@ -70,7 +70,7 @@ Deno.test("store: an intake commit returns the new rows in arrival order and the
 Deno.test("store: nothing of an intake batch is visible before its commit", async () => {
   await withDir((dir) => {
     using store = SqliteStore.open(`${dir}/m.db`);
-    using other = SqliteStore.open(`${dir}/m.db`);
+    using other = SqliteStore.openReader(`${dir}/m.db`);
     store.insertRequest(req("a"), 1);
     assert.equal(other.get("a"), undefined);
     store.commitIntake();
@@ -131,7 +131,7 @@ Deno.test("store.nextPending() pages pending rows in order, without those ending
 Deno.test("store.finishLater() ends many rows in one commit; the first end of a row is kept", async () => {
   await withDir(async (dir) => {
     using store = SqliteStore.open(`${dir}/m.db`);
-    using other = SqliteStore.open(`${dir}/m.db`);
+    using other = SqliteStore.openReader(`${dir}/m.db`);
     // 90 rows: written as one statement of 64, one of 16, two of 4 and two of 1.
     const ids = Array.from({ length: 90 }, (_, i) => `r${i}`);
     const rows = insert(store, ids);
