@@ -18,6 +18,7 @@ import {
 import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config/mod.ts";
 import { type Topics, topics } from "./contract/topics.ts";
+import { syncMarkerPayload as restartSyncPayload, type SyncWaiters } from "./contract/sync.ts";
 import { ExecutorRegistry } from "./executors/registry.ts";
 import type { Executor } from "./executors/types.ts";
 import { FleetView, routeFleet } from "./fleet/mod.ts";
@@ -258,6 +259,7 @@ export class Controller implements AsyncDisposable {
       onAccepted: (row) => this.dispatcher.enqueue(row),
       onResult: (r) => options.metrics?.onIntake(r),
     });
+    this.#intakeSyncs = intake.syncs;
     // Group commit: the connection holds each batch's PUBACKs until this resolved.
     parts.commit.fn = () => intake.commit();
     parts.commit.unrouted = (topic, payload) => intake.unserved(topic, payload);
@@ -374,6 +376,8 @@ export class Controller implements AsyncDisposable {
       if (stop.aborted) return; // shut down before the broker was reached
       throw new Error("cannot learn the kill switch state");
     }
+    this.#killSwitchKnown = true;
+    this.#watchDelivery(stop);
     await this.restarts.resume();
     this.#rememberFilters();
     await Promise.all([
@@ -427,6 +431,52 @@ export class Controller implements AsyncDisposable {
     });
   }
 
+  #killSwitchKnown = false;
+  /** Topics the broker does not deliver to this instance although subscribed (an ACL?), with why. */
+  readonly #undelivered = new Map<string, string>();
+
+  /**
+   * Checks, now and after every reconnect, that the broker delivers
+   * `{p}/restart` to this instance: a sync marker published there must come
+   * back (an ACL that denies reading it may grant the subscription and
+   * deliver nothing). Not with a shared group: the marker goes to one
+   * instance of the group, not necessarily this one.
+   */
+  #watchDelivery(stop: AbortSignal): void {
+    if (this.#config.mqtt.sharedGroup) return;
+    const topic = this.topics.restart;
+    const check = async () => {
+      try {
+        await this.conn.waitSubscribed(stop);
+        const id = crypto.randomUUID();
+        const back = this.#intakeSyncs!.wait(
+          id,
+          AbortSignal.any([stop, AbortSignal.timeout(5_000)]),
+        );
+        back.catch(() => {}); // awaited below
+        await this.conn.publish(topic, restartSyncPayload(id), { qos: 1 });
+        await back;
+        if (this.#undelivered.delete(topic)) {
+          log("mqtt").info("The broker delivers {topic} again", { topic });
+        }
+      } catch (err) {
+        if (stop.aborted) return;
+        this.#undelivered.set(
+          topic,
+          `the broker does not deliver ${topic} to mandrill although subscribed (an ACL that denies reading it?): no request would arrive`,
+        );
+        log("mqtt").error("{problem} ({error})", {
+          problem: this.#undelivered.get(topic),
+          error: errorMessage(err),
+        });
+      }
+    };
+    void check();
+    this.conn.client.on("connect", () => void check());
+  }
+
+  #intakeSyncs: SyncWaiters | undefined;
+
   /** Once subscribed, keeps the filters, so a later config can remove them from a kept session. */
   #rememberFilters(): void {
     this.conn.waitSubscribed(this.#stop.signal).then(
@@ -479,6 +529,13 @@ export class Controller implements AsyncDisposable {
     const reasons: string[] = [];
     if (!this.conn.connected) reasons.push("MQTT broker disconnected");
     else if (!this.conn.subscribed) reasons.push("MQTT subscriptions not granted yet");
+    for (const [filter, why] of this.conn.refusedFilters()) {
+      reasons.push(`MQTT subscription to ${filter} ${why}`);
+    }
+    for (const why of this.#undelivered.values()) reasons.push(why);
+    if (!this.#killSwitchKnown) {
+      reasons.push(`kill switch state not known yet (nothing delivered on ${this.topics.control})`);
+    }
     if (!this.store.isOpen) reasons.push("store closed");
     else if (this.store.problem !== undefined) reasons.push(this.store.problem);
     if (this.#shutdown) reasons.push("shutting down");

@@ -12,6 +12,7 @@ import type { Clock } from "../clock.ts";
 import type { EventSink } from "../pipeline/events.ts";
 import type { InboxRow, Store } from "../store/mod.ts";
 import type { DeadLetter, RestartEvent } from "../contract/messages.ts";
+import { syncMarkerId, SyncWaiters } from "../contract/sync.ts";
 import { log } from "../log.ts";
 
 /** Largest payload accepted: 64 KiB. */
@@ -53,6 +54,8 @@ export class Intake {
   #rejected: { dl: DeadLetter; event?: RestartEvent }[] = [];
   /** Commits run one after another, so PUBACKs and hand-overs keep arrival order. */
   #committing: Promise<void> = Promise.resolve();
+  /** Sync markers on the restart topic: this instance checking that the broker delivers it. */
+  readonly syncs = new SyncWaiters();
 
   /** Builds an intake over the store and event sink. */
   constructor(options: IntakeOptions) {
@@ -65,6 +68,7 @@ export class Intake {
    * acknowledged, once {@linkcode commit} resolved.
    */
   handle(topic: string, payload: Uint8Array): void {
+    if (this.syncs.take(payload)) return; // a delivery check, not a request
     const r = this.#classify(payload);
     const now = this.#o.clock.now();
     if (r.kind === "ok") {
@@ -92,6 +96,7 @@ export class Intake {
    * never executed, acknowledged only once that is stored.
    */
   unserved(topic: string, payload: Uint8Array): void {
+    if (syncMarkerId(payload) !== undefined) return; // an earlier run's delivery check
     const now = this.#o.clock.now();
     const text = lenient.decode(payload.subarray(0, DEADLETTER_PAYLOAD_BYTES));
     const error = `mandrill does not serve ${topic} ` +

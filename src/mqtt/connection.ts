@@ -117,6 +117,8 @@ export class MqttConnection implements AsyncDisposable {
   readonly #subscribedWaiters = new Set<() => void>();
   /** Messages a handler would not take now ({@linkcode NotNowError}). */
   #notNow = 0;
+  /** Filters the broker refused, with why. */
+  readonly #refused = new Map<string, string>();
   /** Where messages no route matches go (see `MqttConnectionOptions.onUnrouted`). */
   readonly #unrouted: Route | undefined;
 
@@ -364,14 +366,16 @@ export class MqttConnection implements AsyncDisposable {
   /** Subscribes; `done` learns whether the broker granted it. */
   #subscribe(filter: string, qos: 0 | 1, rh: 0 | 1, done?: (ok: boolean) => void): void {
     this.client.subscribe(filter, { qos, rh }, (err, granted) => {
-      const refused = granted?.some((g) => g.qos === 128) ?? false;
-      if (err || refused) {
+      // A SUBACK code of 0x80 or more is a refusal (MQTT 5: 0x87 is "not authorized").
+      const code = granted?.find((g) => g.qos >= 0x80)?.qos;
+      if (err || code !== undefined) {
+        this.#refused.set(filter, err ? errorMessage(err) : _subackText(code!));
         log("mqtt").error("Cannot subscribe to {filter}: {error}", {
           filter,
-          error: err ? errorMessage(err) : "refused by the broker",
+          error: this.#refused.get(filter),
         });
-      }
-      done?.(!err && !refused);
+      } else this.#refused.delete(filter);
+      done?.(!err && code === undefined);
     });
   }
 
@@ -397,6 +401,11 @@ export class MqttConnection implements AsyncDisposable {
     log("mqtt").info(`Subscribed to {filters}${how ? ` (${how})` : ""}`, { filters });
     for (const resolve of this.#subscribedWaiters) resolve();
     this.#subscribedWaiters.clear();
+  }
+
+  /** Filters the broker refused to subscribe, each with why (for `/readyz`). */
+  refusedFilters(): ReadonlyMap<string, string> {
+    return this.#refused;
   }
 
   /** The filters this connection subscribes (its active routes). */
@@ -484,6 +493,12 @@ export class MqttConnection implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+function _subackText(code: number): string {
+  return code === 0x87
+    ? "refused by the broker: not authorized (an ACL?)"
+    : `refused by the broker (SUBACK code 0x${code.toString(16)})`;
 }
 
 /** `url` with any password masked, for logs and messages. */

@@ -75,6 +75,11 @@ Deno.test({
       await waitFor(async () => (await readLines(out)).length >= 500, {
         what: "all 500 executed after space was freed",
         timeoutMs: 60_000,
+      }).catch(async (err) => {
+        const n = (await readLines(out)).length;
+        throw new Error(
+          `${err.message} (${n} executed); mandrill's log:\n${run.lines.slice(-30).join("\n")}`,
+        );
       });
       await waitFor(async () => (await readyz(port)).status === 200, { what: "ready again" });
       const ids = (await readLines(out)).map((l) => l.split(" ")[1]!);
@@ -92,7 +97,10 @@ Deno.test({
       assert.equal((await run.exited()).code, 0);
       // A full disk is one problem, said a few times, not a flood of lines.
       const errors = run.lines.filter((l) => /"level":"(ERROR|WARN)/.test(l));
-      assert.ok(errors.length < 40, `${errors.length} error lines:\n${errors.slice(0, 40).join("\n")}`);
+      assert.ok(
+        errors.length < 40,
+        `${errors.length} error lines:\n${errors.slice(0, 40).join("\n")}`,
+      );
     } finally {
       await sh("umount", "-l", disk).catch(() => {});
       await Deno.remove(dir, { recursive: true });
