@@ -11,6 +11,7 @@ import { AGENT_USAGE, agentCommand } from "./src/cli/agent.ts";
 import { DEV_USAGE, devCommand } from "./src/cli/dev.ts";
 import { PAUSE_USAGE, pauseCommand, RESUME_USAGE, resumeCommand } from "./src/cli/control.ts";
 import { VERSION } from "./src/version.ts";
+import { KEYGEN_USAGE, keygenCommand } from "./src/cli/keygen.ts";
 
 /** One `mandrill <name>` command. */
 export interface Command {
@@ -44,6 +45,11 @@ const COMMANDS: Record<string, Command> = {
     summary: "Resume restarts after a pause",
     usage: RESUME_USAGE,
     run: (a) => resumeCommand(a),
+  },
+  keygen: {
+    summary: "Write the key pair that signs agent commands and control",
+    usage: KEYGEN_USAGE,
+    run: keygenCommand,
   },
   config: configCommand,
   version: {

@@ -10,11 +10,15 @@
 import { delay, Semaphore } from "./async/mod.ts";
 import {
   ChaosScheduler,
+  type ControlMessage,
+  controlMessageSchema,
   KillSwitch,
   publishControl,
   routeKillSwitch,
   syncMarkerPayload,
 } from "./chaos/mod.ts";
+import { CommandSigner, type SignatureVerifier } from "./security/mod.ts";
+import { EXIT, StartupError } from "./errors.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config/mod.ts";
 import { type Topics, topics } from "./contract/topics.ts";
@@ -74,6 +78,11 @@ const BREAKER_RESET_KEY = "breaker.resetAt";
 interface _Seeds {
   restarts: { host: string; startedAt: number }[];
   failures: { host: string; at: number }[];
+  /** The last verified control message this instance accepted. */
+  control?: ControlMessage;
+  /** Signs agent commands and control (`security.commandKeyFile`), and verifies control. */
+  signer?: CommandSigner;
+  verifier?: SignatureVerifier;
   /** The MQTT filters the last run subscribed (a kept session may still hold them). */
   filters: string[];
 }
@@ -86,18 +95,48 @@ interface _Late {
 
 /** Where the filters of the last run are kept. */
 const FILTERS_KEY = "mqtt.filters";
+/** Where the last verified control message is kept (a kill switch that survives a restart). */
+const CONTROL_KEY = "control.lastVerified";
 
 async function _seeds(store: Store, config: Config, now: number): Promise<_Seeds> {
   const restarts = await store.restartsSince(
     now - Math.max(3_600_000, config.policy.minIntervalSec * 1000),
   );
   const filters = _strings(await store.metaGet(FILTERS_KEY));
+  const keys = await _keys(config);
+  const control = _control(await store.metaGet(CONTROL_KEY));
   const breaker = config.policy.breaker;
-  if (breaker === null) return { restarts, failures: [], filters };
+  if (breaker === null) return { restarts, failures: [], filters, control, ...keys };
   // Failures within the breaker's window, after the last release of the kill switch.
   const resetAt = Number(await store.metaGet(BREAKER_RESET_KEY) ?? 0);
   const failures = await store.failuresSince(Math.max(now - breaker.withinSec * 1000, resetAt + 1));
-  return { restarts, failures, filters };
+  return { restarts, failures, filters, control, ...keys };
+}
+
+async function _keys(
+  config: Config,
+): Promise<{ signer?: CommandSigner; verifier?: SignatureVerifier }> {
+  const file = config.security.commandKeyFile;
+  if (file === undefined) return {};
+  try {
+    const signer = await CommandSigner.fromFile(file);
+    return { signer, verifier: await signer.verifier() };
+  } catch (err) {
+    throw new StartupError(`security.commandKeyFile: ${errorMessage(err)}`, {
+      exitCode: EXIT.configFile,
+      cause: err,
+    });
+  }
+}
+
+function _control(json: string | undefined): ControlMessage | undefined {
+  if (json === undefined) return undefined;
+  try {
+    const parsed = controlMessageSchema.safeParse(JSON.parse(json));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function _strings(json: string | undefined): string[] {
@@ -173,7 +212,17 @@ export class Controller implements AsyncDisposable {
     });
 
     // 2. The kill switch: the retained message on {p}/control.
+    this.#signer = seeds.signer;
     this.killSwitch = new KillSwitch({
+      verifier: seeds.verifier,
+      initial: seeds.control,
+      onAccepted: (message) => {
+        Promise.resolve(store.metaSet(CONTROL_KEY, JSON.stringify(message))).catch((err) => {
+          log("control").warn("Cannot remember the kill switch state: {error}", {
+            error: errorMessage(err),
+          });
+        });
+      },
       onChange: (state) => {
         this.#statusChanged();
         if (state !== undefined) return;
@@ -198,7 +247,7 @@ export class Controller implements AsyncDisposable {
 
     // 4. How hosts are restarted.
     this.executors = new ExecutorRegistry(config, {
-      agent: { conn, topics: this.topics, fleet: this.fleet, clock },
+      agent: { conn, topics: this.topics, fleet: this.fleet, clock, signer: seeds.signer },
       overrides: options.executors,
     });
 
@@ -318,6 +367,7 @@ export class Controller implements AsyncDisposable {
 
   readonly #breaker: Breaker;
   readonly #ledger: RestartLedger;
+  readonly #signer: CommandSigner | undefined;
   readonly #statusListeners = new Set<() => void>();
 
   #statusChanged(): void {
@@ -353,13 +403,14 @@ export class Controller implements AsyncDisposable {
     const now = this.#clock.now();
     log("control").error("Breaker tripped, engaging the kill switch: {reason}", { reason });
     this.#options.metrics?.onBreakerTrip();
-    const message = { paused: true, reason, by: "breaker", ts: now };
-    this.killSwitch.handle(new TextEncoder().encode(JSON.stringify(message)));
+    // Here at once (in-process, trusted); every instance through the signed retained message.
+    this.killSwitch.engage({ reason, by: "breaker", since: now });
     publishControl(this.conn, this.topics, {
       paused: true,
       reason,
       by: "breaker",
       clock: this.#clock,
+      signer: this.#signer,
     })
       .catch((err) => {
         log("control").error("Cannot publish the breaker's pause: {error}", {

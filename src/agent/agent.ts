@@ -7,7 +7,8 @@
 import { deadline, DeadlineError, delay } from "../async/mod.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { AgentConfig } from "../config/mod.ts";
-import type { AgentResult, AgentStatus, Heartbeat } from "../contract/messages.ts";
+import type { AgentCommand, AgentResult, AgentStatus, Heartbeat } from "../contract/messages.ts";
+import { type CommandCheck, type RefusalReason, SignatureVerifier } from "../security/mod.ts";
 import { type Topics, topics } from "../contract/topics.ts";
 import { errorMessage, log } from "../log.ts";
 import {
@@ -40,6 +41,32 @@ export type AgentConnector = (
   settings: MqttSettings,
   options: MqttConnectionOptions,
 ) => Promise<AgentLink>;
+
+/**
+ * How the agent checks a command before anything else: with
+ * `security.controllerKeyFile`, the controller's signature, the host and the
+ * validity; with `allowUnsigned` (and no key), the host and the validity only.
+ * @throws {KeyFileError} naming the key file when it cannot be read.
+ */
+export async function commandCheck(
+  config: AgentConfig,
+  clock: Clock,
+): Promise<(command: AgentCommand) => Promise<CommandCheck>> {
+  const { controllerKeyFile, maxClockSkewSec } = config.security;
+  if (controllerKeyFile === undefined) {
+    if (!config.security.allowUnsigned) {
+      throw new Error(
+        "security.controllerKeyFile is required (or security.allowUnsigned: true): refusing to run unsigned commands",
+      );
+    }
+    const open = SignatureVerifier.unchecked();
+    return (command) =>
+      open.verifyCommand(command, { host: config.host, now: clock.now(), maxClockSkewSec });
+  }
+  const verifier = await SignatureVerifier.fromFile(controllerKeyFile);
+  return (command) =>
+    verifier.verifyCommand(command, { host: config.host, now: clock.now(), maxClockSkewSec });
+}
 
 /** Options of {@linkcode Agent.start}. */
 export interface AgentOptions {
@@ -93,7 +120,12 @@ export class Agent implements AsyncDisposable {
 
   private constructor(
     config: AgentConfig,
-    init: { bootId: string; conn: AgentLink; ledger: CommandLedger },
+    init: {
+      bootId: string;
+      conn: AgentLink;
+      ledger: CommandLedger;
+      check: (command: AgentCommand) => Promise<CommandCheck>;
+    },
     options: AgentOptions,
   ) {
     this.#config = config;
@@ -111,6 +143,7 @@ export class Agent implements AsyncDisposable {
       host: config.host,
       clock: this.#clock,
       send: (result) => this.#sendResult(result),
+      check: init.check,
     });
     // Sent on the first connect.
     this.#unreported = this.#desk.settleUnfinished();
@@ -125,6 +158,7 @@ export class Agent implements AsyncDisposable {
    */
   static async start(config: AgentConfig, options: AgentOptions = {}): Promise<Agent> {
     const clock = options.clock ?? systemClock;
+    const check = await commandCheck(config, clock);
     const bootId = await readBootId(config.procRoot);
     const ledger = CommandLedger.open(config.stateFile);
     const status = topics(config.mqtt.topicPrefix).status(config.host);
@@ -142,7 +176,7 @@ export class Agent implements AsyncDisposable {
     });
     let agent: Agent;
     try {
-      agent = new Agent(config, { bootId, conn, ledger }, options);
+      agent = new Agent(config, { bootId, conn, ledger, check }, options);
     } catch (err) {
       await conn.close();
       throw err;
@@ -165,6 +199,11 @@ export class Agent implements AsyncDisposable {
   /** Ids of the commands running or queued. */
   get running(): ReadonlySet<string> {
     return this.#desk.running;
+  }
+
+  /** Commands refused so far (unsigned, badly signed, another host's, expired...), by why. */
+  get refused(): ReadonlyMap<RefusalReason, number> {
+    return this.#desk.refused;
   }
 
   /**

@@ -8,6 +8,7 @@ import { deadline, DeadlineError } from "../async/mod.ts";
 import type { Clock } from "../clock.ts";
 import { type AgentCommand, agentCommandSchema, type AgentResult } from "../contract/messages.ts";
 import { errorMessage, log, withLogContext } from "../log.ts";
+import type { CommandCheck, RefusalReason } from "../security/mod.ts";
 import type { CommandLedger } from "./ledger.ts";
 import type { RestartResult, RestartRunner } from "./runner.ts";
 
@@ -25,12 +26,21 @@ export interface CommandDeskOptions {
   clock: Clock;
   /** Sends a result to `{p}/agents/{host}/results`; must not throw. Required. */
   send: (result: AgentResult) => void;
+  /**
+   * Whether a command may run (its signature, host, validity), checked before
+   * anything else — the ledger included. Required.
+   */
+  check: (command: AgentCommand) => Promise<CommandCheck>;
 }
 
 /**
  * Handles the commands of `{p}/agents/{host}/commands`.
  *
  * - Invalid payloads are logged and dropped.
+ * - A command that fails its check (unsigned, badly signed, for another
+ *   host, expired, issued in the future) runs nothing and touches nothing:
+ *   not the ledger, and no stored result is sent for it. It is logged at
+ *   WARN with why, and counted.
  * - A known id is not run again: its stored result is sent again, or
  *   nothing if it is still running (its result follows).
  * - A new id is written to the ledger synchronously, before the caller's
@@ -41,6 +51,7 @@ export interface CommandDeskOptions {
 export class CommandDesk {
   readonly #o: CommandDeskOptions;
   readonly #running = new Set<string>();
+  readonly #refused = new Map<RefusalReason, number>();
   readonly #abort = new AbortController();
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
@@ -69,10 +80,39 @@ export class CommandDesk {
     });
   }
 
-  /** Handles one raw payload, synchronously (the durable write happens before this returns). */
-  handle(payload: Uint8Array): void {
+  /** Commands refused so far, by why. */
+  get refused(): ReadonlyMap<RefusalReason, number> {
+    return this.#refused;
+  }
+
+  /**
+   * Handles one raw payload: checks it, then — synchronously after the check —
+   * records a new id in the ledger before anything runs. Resolves once that
+   * is done (the caller's PUBACK waits for it).
+   */
+  async handle(payload: Uint8Array): Promise<void> {
     const command = _parse(payload);
     if (command === undefined) return;
+    const check = await this.#o.check(command);
+    if (!check.ok) {
+      const n = (this.#refused.get(check.reason) ?? 0) + 1;
+      this.#refused.set(check.reason, n);
+      const total = [...this.#refused.values()].reduce((a, b) => a + b, 0);
+      log("agent").warn(
+        "Refusing command {id}: {detail} ({reason}); nothing run ({total} refused so far)",
+        {
+          id: command.id,
+          detail: check.detail,
+          reason: check.reason,
+          total,
+        },
+      );
+      return;
+    }
+    this.#accept(command);
+  }
+
+  #accept(command: AgentCommand): void {
     const { id } = command;
     const { ledger, send } = this.#o;
     const logger = log("agent");

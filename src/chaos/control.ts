@@ -10,6 +10,8 @@ import { type Clock, systemClock } from "../clock.ts";
 import type { Topics } from "../contract/topics.ts";
 import { errorMessage, log } from "../log.ts";
 import type { MqttConnection } from "../mqtt/connection.ts";
+import { SyncWaiters } from "../contract/sync.ts";
+import type { CommandSigner, SignatureVerifier } from "../security/mod.ts";
 
 /** The payload on `{p}/control`. Unknown fields are ignored, for later additions. */
 export const controlMessageSchema = z.object({
@@ -17,6 +19,7 @@ export const controlMessageSchema = z.object({
   reason: z.string().max(1024).optional(),
   by: z.string().max(256).optional(),
   ts: z.number().optional(),
+  sig: z.string().max(200).optional(),
 });
 /** A validated control message. */
 export type ControlMessage = z.infer<typeof controlMessageSchema>;
@@ -25,7 +28,7 @@ export type ControlMessage = z.infer<typeof controlMessageSchema>;
 export interface PauseState {
   /** Why, as given to `mandrill pause --reason`. */
   reason?: string;
-  /** Who paused (`user@host`), when known. */
+  /** Who paused (`user@host`, `breaker`, `mandrill` when a control message did not verify), when known. */
   by?: string;
   /** When it was paused (ms), as written in the message. */
   since?: number;
@@ -35,6 +38,18 @@ export interface PauseState {
 export interface KillSwitchOptions {
   /** Called whenever the state changes, with the new state (undefined: running). Default: none. */
   onChange?: (state: PauseState | undefined) => void;
+  /**
+   * Only control messages signed by the controller count (`security.commandKeyFile`):
+   * others — unsigned, badly signed, replayed (not newer than the last one
+   * accepted), or a deleted retained message — are logged and ignored; and
+   * one seen at start, before the sync marker, pauses (fail closed) until a
+   * verified one arrives. Default: none, every valid message counts.
+   */
+  verifier?: SignatureVerifier;
+  /** The last verified message this instance accepted (it survives a restart in the store). Default: none. */
+  initial?: ControlMessage;
+  /** Called with each verified message accepted, to remember it. Default: none. */
+  onAccepted?: (message: ControlMessage) => void;
 }
 
 /**
@@ -49,7 +64,19 @@ export interface KillSwitchOptions {
  * ```
  */
 export class KillSwitch {
-  readonly #syncs = new Map<string, () => void>();
+  readonly #syncs = new SyncWaiters();
+  readonly #o: KillSwitchOptions;
+  #state: PauseState | undefined;
+  #last: ControlMessage | undefined;
+  /** True once a sync marker came back: the retained message, if any, was seen. */
+  #synced = false;
+
+  /** Starts as `initial` says (running when none), until a control message says otherwise. */
+  constructor(options: KillSwitchOptions = {}) {
+    this.#o = options;
+    this.#last = options.initial;
+    this.#state = options.initial ? _stateOf(options.initial) : undefined;
+  }
 
   /**
    * Resolves when the sync marker `id` (see {@linkcode syncMarkerPayload}) comes
@@ -57,55 +84,81 @@ export class KillSwitch {
    * state, which it sends before anything published after the subscription.
    */
   waitForSync(id: string, signal: AbortSignal): Promise<void> {
-    signal.throwIfAborted();
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        this.#syncs.delete(id);
-        reject(signal.reason);
-      };
-      this.#syncs.set(id, () => {
-        this.#syncs.delete(id);
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      });
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-  }
-
-  #state: PauseState | undefined;
-  readonly #onChange: ((state: PauseState | undefined) => void) | undefined;
-
-  /** Starts not paused, until a control message says otherwise. */
-  constructor(options: KillSwitchOptions = {}) {
-    this.#onChange = options.onChange;
+    return this.#syncs.wait(id, signal);
   }
 
   /**
-   * Applies one `{p}/control` payload, synchronously. An empty payload (the
-   * retained message was deleted) means not paused. An invalid payload is
-   * logged and ignored: the state stays what the latest valid message said.
+   * Applies one `{p}/control` payload. Without a verifier, synchronously: an
+   * empty payload (the retained message was deleted) means not paused, an
+   * invalid one is logged and ignored. With a verifier, once its signature is
+   * checked (see {@linkcode KillSwitchOptions.verifier}).
    */
-  handle(payload: Uint8Array): void {
-    const marker = _syncMarker(payload);
-    if (marker !== undefined) {
-      this.#syncs.get(marker)?.();
+  handle(payload: Uint8Array): void | Promise<void> {
+    if (this.#syncs.take(payload)) {
+      this.#synced = true;
       return;
     }
-    const next = _parse(payload);
-    if (next === "invalid") return;
+    const verifier = this.#o.verifier;
+    if (verifier === undefined) {
+      const next = _parse(payload);
+      if (next !== "invalid") this.#set(next === undefined ? undefined : _stateOf(next));
+      return;
+    }
+    return this.#verified(payload, verifier);
+  }
+
+  async #verified(payload: Uint8Array, verifier: SignatureVerifier): Promise<void> {
+    const message = _parse(payload);
+    if (message === "invalid" || message === undefined) {
+      return this.#unverifiable(
+        message === undefined ? "the retained message was deleted" : "not a valid control message",
+      );
+    }
+    if (!(await verifier.verifyControl(message))) {
+      return this.#unverifiable(
+        message.sig === undefined ? "unsigned" : "its signature does not verify",
+      );
+    }
+    const last = this.#last;
+    if (last !== undefined && (message.ts ?? 0) <= (last.ts ?? 0)) {
+      if (message.sig === last.sig) return this.#set(_stateOf(message)); // the same one, again
+      return this.#unverifiable("replayed: not newer than the last one accepted");
+    }
+    this.#last = message;
+    this.#o.onAccepted?.(message);
+    this.#set(_stateOf(message));
+  }
+
+  #unverifiable(why: string): void {
+    log("control").warn("Ignoring a control message that does not verify ({why})", { why });
+    // At start, the retained state cannot be trusted: fail closed (a pause
+    // remembered from before stays as it was).
+    if (this.#synced || this.#state !== undefined) return;
+    this.#set({
+      reason:
+        `unverified control message (${why}): paused until a verified one arrives (mandrill resume)`,
+      by: "mandrill",
+    });
+  }
+
+  /** Engages the kill switch from inside this instance (the breaker), at once. */
+  engage(state: PauseState): void {
+    this.#set(state);
+  }
+
+  #set(next: PauseState | undefined): void {
     const before = this.#state;
     this.#state = next;
-    if (!_sameState(before, next)) {
-      const logger = log("control");
-      if (next) {
-        logger.warn("Kill switch engaged: all new restarts paused{reasonText}", {
-          reasonText: next.reason ? `: ${next.reason}` : "",
-          reason: next.reason,
-          by: next.by,
-        });
-      } else logger.info("Kill switch released: restarts resume");
-      this.#onChange?.(next);
-    }
+    if (_sameState(before, next)) return;
+    const logger = log("control");
+    if (next) {
+      logger.warn("Kill switch engaged: all new restarts paused{reasonText}", {
+        reasonText: next.reason ? `: ${next.reason}` : "",
+        reason: next.reason,
+        by: next.by,
+      });
+    } else logger.info("Kill switch released: restarts resume");
+    this.#o.onChange?.(next);
   }
 
   /** The state while paused, undefined while running. */
@@ -114,32 +167,36 @@ export class KillSwitch {
   }
 }
 
-function _parse(payload: Uint8Array): PauseState | undefined | "invalid" {
-  if (payload.byteLength === 0) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
-  } catch (err) {
-    log("chaos").warn("Ignoring an invalid control message (not JSON: {error})", {
-      error: errorMessage(err),
-    });
-    return "invalid";
-  }
-  const parsed = controlMessageSchema.safeParse(json);
-  if (!parsed.success) {
-    log("chaos").warn("Ignoring an invalid control message: {error}", {
-      error: parsed.error.issues.map((i) => `${i.path.join(".") || "payload"}: ${i.message}`)
-        .join("; "),
-    });
-    return "invalid";
-  }
-  const m = parsed.data;
+function _stateOf(m: ControlMessage): PauseState | undefined {
   if (!m.paused) return undefined;
   const state: PauseState = {};
   if (m.reason !== undefined) state.reason = m.reason;
   if (m.by !== undefined) state.by = m.by;
   if (m.ts !== undefined) state.since = m.ts;
   return state;
+}
+
+/** The message in `payload`: undefined when empty (a deleted retained message), "invalid" when not one (logged). */
+function _parse(payload: Uint8Array): ControlMessage | undefined | "invalid" {
+  if (payload.byteLength === 0) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
+  } catch (err) {
+    log("control").warn("Ignoring an invalid control message (not JSON: {error})", {
+      error: errorMessage(err),
+    });
+    return "invalid";
+  }
+  const parsed = controlMessageSchema.safeParse(json);
+  if (!parsed.success) {
+    log("control").warn("Ignoring an invalid control message: {error}", {
+      error: parsed.error.issues.map((i) => `${i.path.join(".") || "payload"}: ${i.message}`)
+        .join("; "),
+    });
+    return "invalid";
+  }
+  return parsed.data;
 }
 
 function _sameState(a: PauseState | undefined, b: PauseState | undefined): boolean {
@@ -149,29 +206,16 @@ function _sameState(a: PauseState | undefined, b: PauseState | undefined): boole
 
 /**
  * Routes `{p}/control` (QoS 1, never shared: every instance needs it) to
- * `killSwitch`, and subscribes again on every reconnect that found a
- * persistent session: the broker sends retained messages only in answer to a
- * SUBSCRIBE, and {@linkcode MqttConnection} does not resubscribe when the
- * session survived, so without this a restarted instance would not learn that
- * chaos is paused.
+ * `killSwitch`. The connection subscribes on every connect, and the broker
+ * sends the retained state each time, so a restarted instance learns that
+ * restarts are paused.
  */
 export function routeKillSwitch(
-  conn: MqttConnection,
+  conn: Pick<MqttConnection, "route">,
   topics: Pick<Topics, "control">,
   killSwitch: KillSwitch,
 ): void {
   conn.route(topics.control, 1, (_topic, payload) => killSwitch.handle(payload));
-  conn.client.on("connect", (connack) => {
-    if (!connack.sessionPresent) return;
-    conn.client.subscribe(topics.control, { qos: 1 }, (err) => {
-      if (err) {
-        log("chaos").error("Cannot subscribe to {topic}: {error}", {
-          topic: topics.control,
-          error: errorMessage(err),
-        });
-      }
-    });
-  });
 }
 
 /** What {@linkcode publishControl} needs of a connection: {@linkcode MqttConnection} has it. */
@@ -191,6 +235,8 @@ export interface PublishControlOptions {
   clock?: Clock;
   /** Stops waiting for the broker's acknowledgement. Default: none. */
   signal?: AbortSignal;
+  /** Signs the message (`security.commandKeyFile`). Default: none, unsigned. */
+  signer?: CommandSigner;
 }
 
 /**
@@ -213,7 +259,9 @@ export async function publishControl(
   if (options.reason !== undefined) message.reason = options.reason;
   if (options.by !== undefined) message.by = options.by;
   message.ts = (options.clock ?? systemClock).now();
-  const published = conn.publish(topics.control, JSON.stringify(message), {
+  const signed = options.signer ? await options.signer.signControl(message) : message;
+  signal?.throwIfAborted();
+  const published = conn.publish(topics.control, JSON.stringify(signed), {
     qos: 1,
     retain: true,
   });
@@ -225,20 +273,4 @@ export async function publishControl(
   });
 }
 
-/** A non-retained control message that only marks a point in the stream. */
-export function syncMarkerPayload(id: string): string {
-  return JSON.stringify({ sync: id });
-}
-
-function _syncMarker(payload: Uint8Array): string | undefined {
-  if (payload.byteLength > 200) return undefined;
-  try {
-    const v = JSON.parse(new TextDecoder().decode(payload));
-    return typeof v === "object" && v !== null && typeof v.sync === "string" &&
-        Object.keys(v).length === 1
-      ? v.sync
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export { syncMarkerPayload } from "../contract/sync.ts";

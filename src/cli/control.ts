@@ -11,6 +11,7 @@ import { type Config, loadConfig } from "../config/mod.ts";
 import { loadOrReport, parseCommand, usageError } from "./_common.ts";
 import { topics } from "../contract/topics.ts";
 import { errorMessage } from "../log.ts";
+import { CommandSigner } from "../security/mod.ts";
 import { MqttConnection, type MqttSettings, redactUrl } from "../mqtt/connection.ts";
 
 /** Usage text of `mandrill pause`. */
@@ -84,6 +85,15 @@ async function _controlCommand(
   const paused = command === "pause";
   const prefix = config.mqtt.topicPrefix;
   const url = redactUrl(config.mqtt.url);
+  let signer: CommandSigner | undefined;
+  if (config.security.commandKeyFile !== undefined) {
+    try {
+      signer = await CommandSigner.fromFile(config.security.commandKeyFile);
+    } catch (err) {
+      console.error(`mandrill ${command}: security.commandKeyFile: ${errorMessage(err)}`);
+      return 1;
+    }
+  }
   const conn = await MqttConnection.open(controlSettings(config), { persistent: false });
   try {
     try {
@@ -102,6 +112,7 @@ async function _controlCommand(
         by: _whoAmI(),
         clock: options.clock,
         signal,
+        signer,
       });
     } catch (err) {
       console.error(

@@ -25,6 +25,17 @@ export const agentConfigSchema = z.strictObject({
   procRoot: nonEmptyString().default("/proc").describe(
     "Where to read uptime and boot_id (tests point it at a fake).",
   ),
+  security: z.strictObject({
+    controllerKeyFile: nonEmptyString().optional().describe(
+      "The controller's public key (command.pub from `mandrill keygen`, SPKI PEM): only commands it signed, for this host and not expired, run.",
+    ),
+    allowUnsigned: z.boolean().default(false).describe(
+      "Without controllerKeyFile, run unsigned commands: anyone who can publish on the broker could then restart this host. For tests and trusted brokers only.",
+    ),
+    maxClockSkewSec: secondsField().default(60).describe(
+      "Refuse a command issued more than this far in the future (the controller's clock ahead of this host's).",
+    ),
+  }).prefault({}).describe("Which commands this agent trusts."),
   log: logSchema,
 }).transform((config) => ({
   ...config,

@@ -35,6 +35,21 @@ export function checkMqtt(input: unknown): PathIssue[] {
   return issues;
 }
 
+/** Cross-field rules of `mandrill agent`'s config. */
+export function checkAgentConfig(input: unknown): PathIssue[] {
+  const issues = checkMqtt(input);
+  const security = _object(_object(input)?.security);
+  if (security?.controllerKeyFile === undefined && security?.allowUnsigned !== true) {
+    issues.push({
+      path: ["security", "controllerKeyFile"],
+      message:
+        "is required: the agent runs only commands the controller signed (the controller's command.pub from `mandrill keygen`); " +
+        "set security.allowUnsigned: true to run unsigned ones, on a trusted broker only",
+    });
+  }
+  return issues;
+}
+
 /** Cross-field rules of `mandrill run`'s config. */
 export function checkConfig(input: unknown): PathIssue[] {
   const root = _object(input);
@@ -61,6 +76,21 @@ export function checkConfig(input: unknown): PathIssue[] {
         message: "is required when fleet.allowAgentHosts is true",
       });
     }
+  }
+
+  const security = _object(root.security);
+  const agentExecutors = Object.entries(executors ?? {})
+    .filter(([, e]) => _object(e)?.type === "agent").map(([name]) => name);
+  if (
+    agentExecutors.length > 0 && security?.commandKeyFile === undefined &&
+    security?.allowUnsigned !== true
+  ) {
+    issues.push({
+      path: ["security", "commandKeyFile"],
+      message: `is required with agent executors (${agentExecutors.join(", ")}): ` +
+        "agents run only signed commands (make a key pair with `mandrill keygen`); " +
+        "set security.allowUnsigned: true to send unsigned ones, on a trusted broker only",
+    });
   }
 
   const retry = _object(_object(root.policy)?.retry);

@@ -5,7 +5,7 @@
  */
 import type { z } from "zod";
 import { type AgentConfig, agentConfigSchema } from "./agent_schema.ts";
-import { checkConfig, checkMqtt } from "./cross_checks.ts";
+import { checkAgentConfig, checkConfig } from "./cross_checks.ts";
 import { expandEnv } from "./env.ts";
 import { ConfigError } from "./error.ts";
 import { IssueCollector, isWithin, type PathIssue, toConfigIssue } from "./issues.ts";
@@ -39,7 +39,7 @@ export function parseConfig(json: unknown, options: ParseConfigOptions = {}): Co
  * @throws {ConfigError} listing every problem found.
  */
 export function parseAgentConfig(json: unknown, options: ParseConfigOptions = {}): AgentConfig {
-  return _parse(agentConfigSchema, json, options, checkMqtt);
+  return _parse(agentConfigSchema, json, options, checkAgentConfig);
 }
 
 function _parse<S extends z.ZodType>(

@@ -119,6 +119,14 @@ export const configSchema = z.strictObject({
     ),
   }).prefault({}).describe("Tracking how long restarted hosts take to come back."),
   chaos: chaosSchema,
+  security: z.strictObject({
+    commandKeyFile: nonEmptyString().optional().describe(
+      "The controller's private key (command.key from `mandrill keygen`, PKCS#8 PEM, mode 0600): signs every agent command and control message, and verifies control messages (unverified ones are ignored; an unverified retained one at start means paused).",
+    ),
+    allowUnsigned: z.boolean().default(false).describe(
+      "With agent executors and no commandKeyFile: send unsigned commands (agents must allow them too). For tests and trusted brokers only.",
+    ),
+  }).prefault({}).describe("Signed commands and control."),
   shutdown: z.strictObject({
     graceSec: secondsOrZeroField().default(30).describe(
       "On SIGTERM, how long in-flight restarts may finish before they are aborted.",

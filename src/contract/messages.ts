@@ -36,11 +36,19 @@ export const agentStatusSchema = z.object({
 /** A validated agent status. */
 export type AgentStatus = z.infer<typeof agentStatusSchema>;
 
-/** A command from mandrill to an agent on `{p}/agents/{host}/commands`. */
+/**
+ * A command from mandrill to an agent on `{p}/agents/{host}/commands`, signed
+ * by the controller (`sig`, Ed25519 over a canonical encoding of every other
+ * field; see `src/security/`). Times are ms since the epoch.
+ */
 export const agentCommandSchema = z.object({
   id: idSchema,
   action: z.literal("restart"),
   reason: z.string().max(1024).optional(),
+  host: hostSchema,
+  issuedAt: z.number().int().nonnegative(),
+  expiresAt: z.number().int().nonnegative(),
+  sig: z.string().max(200).optional(),
 });
 /** A validated agent command. */
 export type AgentCommand = z.infer<typeof agentCommandSchema>;

@@ -7,6 +7,7 @@
 import mqtt from "mqtt";
 import { delay } from "../async/mod.ts";
 import { parseConfig } from "../config/mod.ts";
+import { generateKeyPair } from "../security/mod.ts";
 import type { Config, ConfigInput } from "../config/mod.ts";
 import { errorMessage, log } from "../log.ts";
 import { runService } from "../service.ts";
@@ -25,7 +26,7 @@ export interface DevOptions {
 
 const GROUPS = ["web", "api", "db"] as const;
 
-/** The controller config of dev mode for `hosts` simulated hosts. */
+/** The controller config of dev mode for `hosts` simulated hosts (its key pair in `dir`). */
 export function devConfig(
   options: { url: string; dir: string; hosts: number; httpPort: number },
 ): Config {
@@ -47,6 +48,7 @@ export function devConfig(
     store: { path: `${options.dir}/mandrill.db` },
     http: { listen: `127.0.0.1:${options.httpPort}` },
     executors: { agent: { type: "agent", timeoutSec: 10, staleSec: 10 } },
+    security: { commandKeyFile: `${options.dir}/command.key` },
     hosts,
     policy: { maxUnavailable: 3, maxUnavailablePerGroup: 1, minIntervalSec: 15, maxPerHour: 1000 },
     recovery: { timeoutSec: 60, probeIntervalSec: 1 },
@@ -121,6 +123,10 @@ export async function runDev(options: DevOptions = {}): Promise<number> {
   const httpPort = options.httpPort ?? (_portFree(9464) ? 9464 : 0);
   const dir = await Deno.makeTempDir({ prefix: "mandrill-dev-" });
   try {
+    // Its own key pair: agents run only commands this controller signed.
+    const keys = await generateKeyPair();
+    await Deno.writeTextFile(`${dir}/command.key`, keys.privatePem, { mode: 0o600 });
+    await Deno.writeTextFile(`${dir}/command.pub`, keys.publicPem);
     await using broker = await startEmbeddedBroker(port);
     const config = devConfig({ url: broker.url, dir, hosts: n, httpPort });
     const configPath = `${dir}/mandrill.json`;
@@ -146,6 +152,7 @@ export async function runDev(options: DevOptions = {}): Promise<number> {
       dir: `${dir}/fleet`,
       heartbeatSec: 1,
       mqtt: { protocolVersion: 4 },
+      agent: { security: { controllerKeyFile: `${dir}/command.pub` } },
     });
     logger.info("Simulated fleet: {n} hosts running the real agent code, in groups {groups}", {
       n,

@@ -10,6 +10,7 @@ import type { Topics } from "../contract/topics.ts";
 import type { FleetView } from "../fleet/fleet_view.ts";
 import { errorMessage, log } from "../log.ts";
 import { reasonText } from "./_run.ts";
+import type { CommandSigner } from "../security/mod.ts";
 import {
   effectiveTimeoutMs,
   type ExecuteOutcome,
@@ -38,8 +39,10 @@ export interface AgentExecutorOptions {
   timeoutSec?: number;
   /** Refuse (`connect`) when the host's last heartbeat is older than this many seconds. Default: 90. */
   staleSec?: number;
-  /** Time source for staleness. Default: the system clock. */
+  /** Time source for staleness and the commands' validity. Default: the system clock. */
   clock?: Clock;
+  /** Signs every command (`security.commandKeyFile`). Default: none, commands go unsigned. */
+  signer?: CommandSigner;
 }
 
 interface _Waiter {
@@ -51,7 +54,8 @@ interface _Waiter {
 const _RECENT_LIMIT = 256;
 
 /**
- * Sends `{"id","action":"restart","reason"}` (QoS 1) to
+ * Sends `{"id","action":"restart","reason","host","issuedAt","expiresAt","sig"}`
+ * (QoS 1, signed with `signer`, valid for the executor's timeout) to
  * `{p}/agents/{host}/commands` and waits for `{p}/agents/{host}/results`.
  *
  * Fails fast with `connect` when the fleet view says the agent is offline or
@@ -73,6 +77,7 @@ export class AgentExecutor implements Executor {
   readonly #timeoutSec: number;
   readonly #staleSec: number;
   readonly #clock: Clock;
+  readonly #signer: CommandSigner | undefined;
   readonly #waiters = new Map<string, _Waiter>();
   readonly #recent = new Set<string>();
 
@@ -90,6 +95,7 @@ export class AgentExecutor implements Executor {
     this.#timeoutSec = timeoutSec;
     this.#staleSec = staleSec;
     this.#clock = options.clock ?? systemClock;
+    this.#signer = options.signer;
   }
 
   /** Number of commands waiting for their result. */
@@ -112,16 +118,27 @@ export class AgentExecutor implements Executor {
     const unfit = this.#unfit(req.host);
     if (unfit !== undefined) return { kind: "connect", detail: unfit };
 
-    const command: AgentCommand = { id: req.id, action: "restart" };
-    if (req.reason !== undefined) command.reason = req.reason.slice(0, 1024);
+    // Valid for as long as we wait for it: a command we gave up on must not run later.
+    const timeoutMs = effectiveTimeoutMs(req, this.#timeoutSec);
+    const issuedAt = this.#clock.now();
+    const unsigned: AgentCommand = {
+      id: req.id,
+      action: "restart",
+      host: req.host,
+      issuedAt,
+      expiresAt: issuedAt + timeoutMs,
+    };
+    if (req.reason !== undefined) unsigned.reason = req.reason.slice(0, 1024);
+    const command = this.#signer ? await this.#signer.signCommand(unsigned) : unsigned;
+    if (signal?.aborted) return _aborted(req.host, signal.reason, false);
     const { promise: result, resolve } = Promise.withResolvers<AgentResult>();
     // Registered before publishing: the result may beat the PUBACK.
     this.#waiters.set(req.id, { host: req.host, resolve });
     this.#recent.delete(req.id);
-    // Expires with our timeout: a command we gave up on must not run later.
+    // The broker drops it too when nobody took it in time (MQTT 5 message expiry).
     const published = this.#conn.publish(this.#topics.commands(req.host), JSON.stringify(command), {
       qos: 1,
-      expirySec: this.#timeoutSec,
+      expirySec: timeoutMs / 1000,
     }).then(() => undefined, (err: unknown) => err ?? new Error("publish failed"));
 
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -129,10 +146,7 @@ export class AgentExecutor implements Executor {
     let sent = false;
     try {
       const end = await new Promise<_End>((done) => {
-        timer = setTimeout(
-          () => done({ kind: "timeout", sent }),
-          effectiveTimeoutMs(req, this.#timeoutSec),
-        );
+        timer = setTimeout(() => done({ kind: "timeout", sent }), timeoutMs);
         onAbort = () => done({ kind: "aborted", reason: signal?.reason, sent });
         signal?.addEventListener("abort", onAbort, { once: true });
         result.then((r) => done({ kind: "result", result: r }));

@@ -23,10 +23,16 @@ export class NotNowError extends Error {
 }
 
 /**
- * Handles one incoming message, synchronously. Returning normally lets the
- * PUBACK go; throwing withholds it so the broker redelivers after a reconnect.
+ * Handles one incoming message. Returning normally (or the returned promise
+ * resolving) lets the PUBACK go; throwing (or rejecting) withholds it so the
+ * broker redelivers after a reconnect. Return a promise only where work must
+ * finish first (verifying a signature): the next message waits for it.
  */
-export type MessageHandler = (topic: string, payload: Uint8Array, packet: IPublishPacket) => void;
+export type MessageHandler = (
+  topic: string,
+  payload: Uint8Array,
+  packet: IPublishPacket,
+) => void | Promise<void>;
 
 /** What the connection needs from the config's `mqtt` section. */
 export interface MqttSettings {
@@ -150,9 +156,7 @@ export class MqttConnection implements AsyncDisposable {
           packet.payload.byteOffset,
           packet.payload.byteLength,
         );
-      try {
-        route.handler(packet.topic, payload, packet);
-      } catch (err) {
+      const failed = (err: unknown) => {
         if (err instanceof NotNowError) {
           // One line per reason, not one per message.
           if (this.#notNow++ === 0) {
@@ -166,9 +170,18 @@ export class MqttConnection implements AsyncDisposable {
             error: errorMessage(err),
           });
         }
-        return callback(err instanceof Error ? err : new Error(String(err)));
+        callback(err instanceof Error ? err : new Error(String(err)));
+      };
+      let handled: void | Promise<void>;
+      try {
+        handled = route.handler(packet.topic, payload, packet);
+      } catch (err) {
+        return failed(err);
       }
-      callback();
+      // An asynchronous handler (verifying a signature): MQTT.js hands over the
+      // next packet only once this one is acknowledged, so order is kept.
+      if (handled instanceof Promise) handled.then(() => callback(), failed);
+      else callback();
     };
     client.on("connect", (connack) => {
       // Small packets (PUBACKs, events) must not wait for Nagle's algorithm.

@@ -9,7 +9,17 @@ export class FakeHost {
     return `${this.dir}/restarted.txt`;
   }
 
-  static async create(root: string, host: string, brokerUrl: string): Promise<FakeHost> {
+  /**
+   * Creates the host's files under `{root}/{host}`. With `controllerKeyFile`
+   * its agent runs only commands signed by that key's controller; without,
+   * it allows unsigned ones.
+   */
+  static async create(
+    root: string,
+    host: string,
+    brokerUrl: string,
+    options: { controllerKeyFile?: string } = {},
+  ): Promise<FakeHost> {
     const h = new FakeHost(host, `${root}/${host}`);
     await Deno.mkdir(`${h.dir}/proc/sys/kernel/random`, { recursive: true });
     const script = `${h.dir}/restart.sh`;
@@ -24,6 +34,9 @@ export class FakeHost {
         restart: { argv: [script], timeoutSec: 10 },
         stateFile: `${h.dir}/state.json`,
         procRoot: `${h.dir}/proc`,
+        security: options.controllerKeyFile
+          ? { controllerKeyFile: options.controllerKeyFile }
+          : { allowUnsigned: true },
       }),
     );
     return h;

@@ -106,13 +106,13 @@ export class FakeMqtt implements AgentLink, AsyncDisposable {
    * Delivers a message to the first matching route, synchronously, like
    * MQTT.js before its PUBACK. Throws if no route matches or the handler throws.
    */
-  deliver(topic: string, payload: string | Uint8Array | object): void {
+  deliver(topic: string, payload: string | Uint8Array | object): void | Promise<void> {
     const route = this.routes.find((r) => topicMatches(r.filter, topic));
     if (!route) throw new Error(`no route for ${topic}`);
     const bytes = payload instanceof Uint8Array
       ? payload
       : new TextEncoder().encode(typeof payload === "string" ? payload : JSON.stringify(payload));
-    route.handler(topic, bytes, { topic, qos: route.qos } as IPublishPacket);
+    return route.handler(topic, bytes, { topic, qos: route.qos } as IPublishPacket);
   }
 
   /** Parsed JSON payloads published on `topic`, in order. */

@@ -12,6 +12,12 @@ const RESULTS = "mandrill/agents/web-1/results";
 const STATUS = "mandrill/agents/web-1/status";
 const HEARTBEAT = "mandrill/agents/web-1/heartbeat";
 
+/** A well-formed command for web-1, valid now (the agents here allow unsigned ones). */
+function cmd(id: string, extra: Partial<AgentCommand> = {}): AgentCommand {
+  const now = new FakeClock().now();
+  return { id, action: "restart", host: "web-1", issuedAt: now, expiresAt: now + 60_000, ...extra };
+}
+
 /** A temp dir with a fake procRoot (boot id `bootId`, uptime 500.25) and a state file path. */
 async function host(bootId = "boot-1") {
   const dir = await Deno.makeTempDir({ prefix: "mandrill-agent-" });
@@ -28,6 +34,7 @@ async function host(bootId = "boot-1") {
         heartbeatSec: 3600,
         stateFile: `${dir}/state.json`,
         procRoot: `${dir}/proc`,
+        security: { allowUnsigned: true },
         ...extra,
       }),
     [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
@@ -124,9 +131,9 @@ Deno.test("Agent runs a command once, recording it durably first, and reports th
     recordedBeforeRun = JSON.parse(Deno.readTextFileSync(h.stateFile)).commands;
   };
   await using agent = await start(h.config(), conn, { runner: runner.run });
-  conn.deliver(COMMANDS, { id: "r-1", action: "restart", reason: "disk full" });
+  await conn.deliver(COMMANDS, cmd("r-1", { reason: "disk full" }));
   await waitFor(() => conn.on(RESULTS).length === 1, { what: "result" });
-  assert.deepEqual(runner.calls, [{ id: "r-1", action: "restart", reason: "disk full" }]);
+  assert.deepEqual(runner.calls, [cmd("r-1", { reason: "disk full" })]);
   assert.deepEqual(recordedBeforeRun, [{
     id: "r-1",
     state: "started",
@@ -144,15 +151,15 @@ Deno.test("Agent answers a duplicate id with the stored result instead of runnin
   const runner = fakeRunner({ ok: false, detail: "sudo: a password is required" });
   {
     await using _agent = await start(h.config(), conn, { runner: runner.run });
-    conn.deliver(COMMANDS, { id: "r-1", action: "restart" });
+    await conn.deliver(COMMANDS, cmd("r-1"));
     await waitFor(() => conn.on(RESULTS).length === 1);
-    conn.deliver(COMMANDS, { id: "r-1", action: "restart" });
+    await conn.deliver(COMMANDS, cmd("r-1"));
     await waitFor(() => conn.on(RESULTS).length === 2);
   }
   // And after a restart of the agent, from the state file.
   const conn2 = new FakeMqtt();
   await using _again = await start(h.config(), conn2, { runner: runner.run });
-  conn2.deliver(COMMANDS, { id: "r-1", action: "restart" });
+  await conn2.deliver(COMMANDS, cmd("r-1"));
   await waitFor(() => conn2.on(RESULTS).length === 1);
   assert.equal(runner.calls.length, 1, "ran exactly once");
   const stored = { id: "r-1", ok: false, detail: "sudo: a password is required" };
@@ -167,9 +174,9 @@ Deno.test("Agent ignores a duplicate of a command still running; one result foll
   const gate = Promise.withResolvers<void>();
   runner.state.gate = gate.promise;
   await using agent = await start(h.config(), conn, { runner: runner.run });
-  conn.deliver(COMMANDS, { id: "r-1", action: "restart" });
+  await conn.deliver(COMMANDS, cmd("r-1"));
   await waitFor(() => runner.calls.length === 1);
-  conn.deliver(COMMANDS, { id: "r-1", action: "restart" });
+  await conn.deliver(COMMANDS, cmd("r-1"));
   assert.deepEqual([...agent.running], ["r-1"]);
   gate.resolve();
   await waitFor(() => conn.on(RESULTS).length === 1);
@@ -184,8 +191,8 @@ Deno.test("Agent runs commands one at a time, in order", async () => {
   const gate = Promise.withResolvers<void>();
   runner.state.gate = gate.promise;
   await using _agent = await start(h.config(), conn, { runner: runner.run });
-  conn.deliver(COMMANDS, { id: "r-1", action: "restart" });
-  conn.deliver(COMMANDS, { id: "r-2", action: "restart" });
+  await conn.deliver(COMMANDS, cmd("r-1"));
+  await conn.deliver(COMMANDS, cmd("r-2"));
   await waitFor(() => runner.calls.length === 1);
   assert.equal(runner.calls.length, 1, "r-2 waits for r-1");
   gate.resolve();
@@ -203,14 +210,14 @@ Deno.test("Agent ignores invalid commands without throwing (they are acknowledge
       "not json",
       new Uint8Array([0xff, 0x00]),
       { id: "r-1", action: "shutdown" },
-      { id: "bad id!", action: "restart" },
+      cmd("bad id!"),
       { action: "restart" },
       [1, 2],
     ]
   ) {
-    conn.deliver(COMMANDS, bad);
+    await conn.deliver(COMMANDS, bad);
   }
-  conn.deliver(COMMANDS, { id: "r-ok", action: "restart" });
+  await conn.deliver(COMMANDS, cmd("r-ok"));
   await waitFor(() => conn.on(RESULTS).length === 1);
   assert.deepEqual(runner.calls.map((c) => c.id), ["r-ok"]);
 });
@@ -226,7 +233,7 @@ Deno.test("Agent refuses to run a command it cannot record", async () => {
       runner: runner.run,
     },
   );
-  conn.deliver(COMMANDS, { id: "r-1", action: "restart" });
+  await conn.deliver(COMMANDS, cmd("r-1"));
   await waitFor(() => conn.on(RESULTS).length === 1);
   assert.equal(runner.calls.length, 0);
   const [result] = conn.on(RESULTS) as { ok: boolean; detail: string }[];
@@ -263,7 +270,7 @@ Deno.test("Agent reports commands a previous run left unfinished: ok if the host
       detail: "interrupted: the agent stopped before the restart command ended",
     },
   ]);
-  conn.deliver(COMMANDS, { id: "r-2", action: "restart" });
+  await conn.deliver(COMMANDS, cmd("r-2"));
   await waitFor(() => conn.on(RESULTS).length === 3);
   assert.equal(runner.calls.length, 0, "an interrupted command is never run again");
 });
@@ -285,11 +292,11 @@ Deno.test("Agent.shutdown() lets the running command finish, then says offline a
   const gate = Promise.withResolvers<void>();
   runner.state.gate = gate.promise;
   const agent = await start(h.config(), conn, { runner: runner.run });
-  conn.deliver(COMMANDS, { id: "r-1", action: "restart" });
+  await conn.deliver(COMMANDS, cmd("r-1"));
   await waitFor(() => runner.calls.length === 1);
   const stopping = agent.shutdown();
   // Commands arriving now are refused, not queued for later.
-  conn.deliver(COMMANDS, { id: "r-2", action: "restart" });
+  await conn.deliver(COMMANDS, cmd("r-2"));
   assert.deepEqual(conn.on(RESULTS), [{ id: "r-2", ok: false, detail: "agent is shutting down" }]);
   assert.equal(conn.closed, false, "waits for r-1");
   gate.resolve();
@@ -312,7 +319,7 @@ Deno.test("Agent.shutdown() aborts a command that outlives the grace period", as
   const runner = fakeRunner();
   runner.state.gate = new Promise(() => {});
   const agent = await start(h.config(), conn, { runner: runner.run, shutdownGraceMs: 50 });
-  conn.deliver(COMMANDS, { id: "r-1", action: "restart" });
+  await conn.deliver(COMMANDS, cmd("r-1"));
   await waitFor(() => runner.calls.length === 1);
   await agent.shutdown();
   assert.deepEqual(conn.on(RESULTS), [{ id: "r-1", ok: false, detail: "aborted" }]);

@@ -38,7 +38,12 @@ Deno.test("mandrill agent exits 1 naming the problem: bad config, unreadable boo
     assert.match(bad.stderr, /host/);
     await Deno.writeTextFile(
       `${dir}/noproc.json`,
-      JSON.stringify({ host: "web-1", procRoot: `${dir}/none`, stateFile: `${dir}/s.json` }),
+      JSON.stringify({
+        host: "web-1",
+        procRoot: `${dir}/none`,
+        stateFile: `${dir}/s.json`,
+        security: { allowUnsigned: true },
+      }),
     );
     const noproc = await agent("--config", `${dir}/noproc.json`);
     assert.equal(noproc.code, 1);

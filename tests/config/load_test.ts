@@ -117,11 +117,13 @@ Deno.test("loadAgentConfig() rejects a controller config", async () => {
   assert.ok(error instanceof ConfigError);
   assert.deepEqual(error.issues.map((issue) => issue.path), [
     "host",
+    "security.commandKeyFile",
     "store",
     "http",
     "executors",
     "hosts",
     "policy",
     "shutdown",
+    "security.controllerKeyFile",
   ]);
 });

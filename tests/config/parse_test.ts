@@ -42,6 +42,7 @@ Deno.test("parseConfig({}) fills in every default", () => {
       maxProbes: 16,
     },
     chaos: { enabled: false, leashed: true, tickSec: 10, groups: {} },
+    security: { allowUnsigned: false },
     shutdown: { graceSec: 30 },
     log: { level: "info", format: "json" },
     debug: { enabled: false, slowMs: 100 },
@@ -56,6 +57,7 @@ Deno.test("parseConfig() fills in the defaults of each executor type", () => {
       agent: { type: "agent" },
       local: { type: "command", argv: ["/bin/restart"] },
     },
+    security: { allowUnsigned: true },
   });
   assert.deepEqual(config.executors, {
     ssh: {
@@ -326,6 +328,7 @@ Deno.test("a host's executor must be defined in executors", async (t) => {
         parseConfig({
           executors: { agent: { type: "agent" } },
           fleet: { allowAgentHosts: true, agentExecutor: "agnt" },
+          security: { allowUnsigned: true },
         }),
       [{ path: "fleet.agentExecutor", message: 'unknown executor "agnt"; did you mean "agent"?' }],
     ));
@@ -425,7 +428,7 @@ Deno.test("a $schema key is allowed, for editors", () => {
 
 Deno.test("parseAgentConfig() needs a host and fills in the rest", async (t) => {
   await t.step("defaults", () => {
-    assert.deepEqual(parseAgentConfig({ host: "web-1" }), {
+    assert.deepEqual(parseAgentConfig({ host: "web-1", security: { allowUnsigned: true } }), {
       mqtt: {
         url: "mqtt://127.0.0.1:1883",
         topicPrefix: "mandrill",
@@ -442,18 +445,38 @@ Deno.test("parseAgentConfig() needs a host and fills in the rest", async (t) => 
       restart: { argv: ["sudo", "systemctl", "reboot"], timeoutSec: 60 },
       stateFile: "mandrill-agent.json",
       procRoot: "/proc",
+      security: { allowUnsigned: true, maxClockSkewSec: 60 },
       log: { level: "info", format: "json" },
     });
   });
+  await t.step(
+    "an agent needs the controller's public key, or allowUnsigned said out loud",
+    () =>
+      assertIssues(() => parseAgentConfig({ host: "web-1" }), [{
+        path: "security.controllerKeyFile",
+        message:
+          "is required: the agent runs only commands the controller signed (the controller's command.pub from `mandrill keygen`); set security.allowUnsigned: true to run unsigned ones, on a trusted broker only",
+      }]),
+  );
   await t.step("an explicit clientId is kept", () => {
-    const config = parseAgentConfig({ host: "web-1", mqtt: { clientId: "agent-x" } });
+    const config = parseAgentConfig({
+      host: "web-1",
+      mqtt: { clientId: "agent-x" },
+      security: { allowUnsigned: true },
+    });
     assert.equal(config.mqtt.clientId, "agent-x");
   });
   await t.step(
     "errors",
     () =>
       assertIssues(
-        () => parseAgentConfig({ host: "web_1", heartbeat: 5, mqtt: { topicPrefix: "" } }),
+        () =>
+          parseAgentConfig({
+            host: "web_1",
+            heartbeat: 5,
+            mqtt: { topicPrefix: "" },
+            security: { allowUnsigned: true },
+          }),
         [
           {
             path: "host",
@@ -470,7 +493,11 @@ Deno.test("parseAgentConfig() needs a host and fills in the rest", async (t) => 
   );
   await t.step(
     "missing host",
-    () => assertIssues(() => parseAgentConfig({}), [{ path: "host", message: "is required" }]),
+    () =>
+      assertIssues(() => parseAgentConfig({ security: { allowUnsigned: true } }), [{
+        path: "host",
+        message: "is required",
+      }]),
   );
 });
 

@@ -5,6 +5,7 @@ import { AgentExecutor, type AgentExecutorOptions } from "../../src/executors/ag
 import { FleetView } from "../../src/fleet/mod.ts";
 import { listenerCounter, probe, withFakeTime } from "../async/_helpers.ts";
 import { FakeMqtt } from "../_helpers/fake_mqtt.ts";
+import { CommandSigner, SignatureVerifier } from "../../src/security/mod.ts";
 
 const T = topics("mandrill");
 
@@ -21,19 +22,30 @@ function setup(options: Partial<AgentExecutorOptions> = {}) {
   return { conn, fleet, clock, executor };
 }
 
-/** Waits (microtasks only) until the fake connection saw `n` publications. */
+/** Waits until the fake connection saw `n` publications (microtasks; a signature takes a turn). */
 async function published(conn: FakeMqtt, n: number): Promise<void> {
   for (let i = 0; i < 100 && conn.published.length < n; i++) await Promise.resolve();
+  for (let i = 0; i < 50 && conn.published.length < n; i++) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
   assert.ok(conn.published.length >= n, `expected ${n} publications`);
 }
 
-Deno.test("AgentExecutor publishes the command at QoS 1 and resolves ok on an ok result", async () => {
-  const { conn, executor } = setup();
+Deno.test("AgentExecutor publishes the command at QoS 1, valid for its timeout, and resolves ok on an ok result", async () => {
+  const { conn, executor, clock } = setup();
   const p = executor.execute({ id: "r-1", host: "web-1", reason: "stuck" });
   await published(conn, 1);
+  const now = clock.now();
   assert.deepEqual(conn.published[0], {
     topic: "mandrill/agents/web-1/commands",
-    payload: JSON.stringify({ id: "r-1", action: "restart", reason: "stuck" }),
+    payload: JSON.stringify({
+      id: "r-1",
+      action: "restart",
+      host: "web-1",
+      issuedAt: now,
+      expiresAt: now + 30_000,
+      reason: "stuck",
+    }),
     qos: 1,
     retain: false,
   });
@@ -41,6 +53,26 @@ Deno.test("AgentExecutor publishes the command at QoS 1 and resolves ok on an ok
   executor.handleResult("web-1", { id: "r-1", ok: true, detail: "rebooting" });
   assert.deepEqual(await p, { kind: "ok", detail: "rebooting" });
   assert.equal(executor.pending, 0);
+});
+
+Deno.test("AgentExecutor signs every command with its signer; the agent's verifier accepts it", async () => {
+  const keys = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  const signer = CommandSigner.fromKey(keys.privateKey);
+  const { conn, executor, clock } = setup({ signer });
+  const p = executor.execute({ id: "r-1", host: "web-1" });
+  await published(conn, 1);
+  const sent = JSON.parse(conn.published[0]!.payload);
+  assert.equal(typeof sent.sig, "string");
+  const verifier = SignatureVerifier.fromKey(keys.publicKey);
+  const expect = { host: "web-1", now: clock.now(), maxClockSkewSec: 60 };
+  assert.deepEqual(await verifier.verifyCommand(sent, expect), { ok: true });
+  const forged = { ...sent, host: "web-2" };
+  assert.equal((await verifier.verifyCommand(forged, { ...expect, host: "web-2" })).ok, false);
+  executor.handleResult("web-1", { id: "r-1", ok: true });
+  assert.deepEqual(await p, { kind: "ok" });
 });
 
 Deno.test("AgentExecutor maps ok:false to exit 1 with the agent's detail", async () => {

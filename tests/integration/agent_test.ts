@@ -15,14 +15,21 @@ import { Mosquitto } from "../_helpers/mosquitto.ts";
 import type { MandrillProcess } from "../_helpers/process.ts";
 import { FakeHost } from "../_helpers/fake_host.ts";
 import { waitFor } from "../_helpers/wait.ts";
+import { testKeys } from "../_helpers/keys.ts";
+import { CommandSigner } from "../../src/security/mod.ts";
 
 const T = topics("mandrill");
 
 Deno.test("agents: restart via the right agent, recovery on a new boot id, kill -9 seen through the last will", async (t) => {
   await using broker = await Mosquitto.start();
   const root = await Deno.makeTempDir({ prefix: "mandrill-agents-it-" });
-  const web1 = await FakeHost.create(root, "web-1", broker.url);
-  const web2 = await FakeHost.create(root, "web-2", broker.url);
+  const keys = await testKeys(root);
+  const web1 = await FakeHost.create(root, "web-1", broker.url, {
+    controllerKeyFile: keys.pubFile,
+  });
+  const web2 = await FakeHost.create(root, "web-2", broker.url, {
+    controllerKeyFile: keys.pubFile,
+  });
   await web1.boot("boot-1a", 86_400);
   await web2.boot("boot-2a", 3_600);
 
@@ -45,6 +52,7 @@ Deno.test("agents: restart via the right agent, recovery on a new boot id, kill 
     timeoutSec: 15,
     staleSec: 5,
     clock: systemClock,
+    signer: await CommandSigner.fromFile(keys.keyFile),
   });
   routeFleet(conn, {
     topics: T,

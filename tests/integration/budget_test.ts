@@ -10,6 +10,7 @@ import { writeTestConfig } from "../_helpers/config.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
+import { testKeys } from "../_helpers/keys.ts";
 import { freePort, waitFor } from "../_helpers/wait.ts";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 
@@ -61,12 +62,14 @@ async function world(hosts: string[], rebootSec: [number, number]) {
   const broker = await Mosquitto.start();
   const dir = await Deno.makeTempDir({ prefix: "mandrill-budget-it-" });
   const events = await EventCollector.start(broker.url);
+  const keys = await testKeys(dir);
   const fleet = await SimulatedFleet.start({
     url: broker.url,
     hosts,
     dir: `${dir}/fleet`,
     heartbeatSec: 0.2,
     rebootSec,
+    agent: { security: { controllerKeyFile: keys.pubFile } },
   });
   const pub = await connectClient(broker.url);
   return {
@@ -79,6 +82,7 @@ async function world(hosts: string[], rebootSec: [number, number]) {
     config: (groups: Record<string, string | undefined>, overrides: Record<string, unknown>) =>
       writeTestConfig(dir, broker.url, {
         executors: { agent: { type: "agent", timeoutSec: 10, staleSec: 3 } },
+        security: { commandKeyFile: keys.keyFile },
         hosts: Object.fromEntries(
           Object.entries(groups).map(([h, g]) => [
             h,

@@ -13,6 +13,7 @@ import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
 import { freePort, waitFor } from "../_helpers/wait.ts";
 import { writeTestConfig } from "../_helpers/config.ts";
+import { testKeys } from "../_helpers/keys.ts";
 
 async function gauge(port: number, name: string): Promise<number | undefined> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -23,8 +24,13 @@ async function gauge(port: number, name: string): Promise<number | undefined> {
 Deno.test("fleet: mandrill run restarts through the agent, sees the host come back, and fails fast for a dead agent", async () => {
   await using broker = await Mosquitto.start();
   const root = await Deno.makeTempDir({ prefix: "mandrill-fleet-it-" });
-  const web1 = await FakeHost.create(root, "web-1", broker.url);
-  const web2 = await FakeHost.create(root, "web-2", broker.url);
+  const keys = await testKeys(root);
+  const web1 = await FakeHost.create(root, "web-1", broker.url, {
+    controllerKeyFile: keys.pubFile,
+  });
+  const web2 = await FakeHost.create(root, "web-2", broker.url, {
+    controllerKeyFile: keys.pubFile,
+  });
   await web1.boot("boot-1a", 86_400);
   await web2.boot("boot-2a", 86_400);
   const port = freePort();
@@ -32,6 +38,7 @@ Deno.test("fleet: mandrill run restarts through the agent, sees the host come ba
     mqtt: { clientId: "mandrill-fleet-it" },
     http: { listen: `127.0.0.1:${port}` },
     executors: { agent: { type: "agent", timeoutSec: 10, staleSec: 5 } },
+    security: { commandKeyFile: keys.keyFile },
     hosts: {
       "web-1": { executor: "agent", group: "web" },
       "web-2": { executor: "agent", group: "web" },

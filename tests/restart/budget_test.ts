@@ -22,6 +22,7 @@ function budget(
       }]),
     ),
     policy: { maxUnavailable: 100, maxUnavailablePerGroup: 1, ...policy },
+    security: { allowUnsigned: true },
   });
   const fleet = new FleetView();
   const clock = new FakeClock(1_000_000);
