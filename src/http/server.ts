@@ -235,7 +235,10 @@ export function startHttpServer(listen: string, options: HttpServerOptions): Run
     port,
     signal: options.signal,
     onListen: (addr) => {
-      log("http").info("HTTP endpoint on http://{hostname}:{port}/metrics", {
+      const message = options.page?.["/"]
+        ? "Status page on http://{hostname}:{port}/ (and /api/status, /metrics)"
+        : "HTTP endpoint on http://{hostname}:{port}/metrics";
+      log("http").info(message, {
         hostname: addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname,
         port: addr.port,
       });
