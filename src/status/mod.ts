@@ -6,3 +6,4 @@
 export * from "./model.ts";
 export * from "./feed.ts";
 export { STATUS_PAGE } from "./page/mod.ts";
+export * from "./text.ts";
