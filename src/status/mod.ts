@@ -6,4 +6,5 @@
 export * from "./model.ts";
 export * from "./feed.ts";
 export { STATUS_PAGE } from "./page/mod.ts";
+export * from "./labels.ts";
 export * from "./text.ts";

@@ -5,6 +5,7 @@
  * few that ended. Pure: a function of a {@linkcode Status}.
  * @module
  */
+import { STATE_TEXT } from "./labels.ts";
 import type { HostState, Status } from "./model.ts";
 
 /** Options of {@linkcode formatStatusText}. */
@@ -20,17 +21,6 @@ export interface StatusTextOptions {
   /** Formats a time of day. Default: local `HH:MM:SS`. */
   clock?: (ms: number) => string;
 }
-
-/** Words for each host state, as the page shows them. */
-export const STATE_TEXT: Readonly<Record<HostState, string>> = {
-  up: "up",
-  restarting: "restarting",
-  coming_back: "coming back",
-  not_back: "did not come back",
-  offline: "offline",
-  stale: "stale",
-  waiting: "waiting",
-};
 
 type _Tone = "good" | "warn" | "bad" | "bold" | "dim";
 const _ANSI: Record<_Tone, string> = {

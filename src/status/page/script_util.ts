@@ -5,6 +5,8 @@
  * @module
  */
 
+import { STATE_TEXT } from "../labels.ts";
+
 /** DOM helpers, labels and formatters of the page's script. */
 export const SCRIPT_UTIL = String.raw`
 var SVG_NS = "http://www.w3.org/2000/svg";
@@ -57,15 +59,7 @@ function td(cls, text) {
   return el("td", cls, text);
 }
 
-var STATE_LABEL = {
-  up: "up",
-  restarting: "restarting",
-  coming_back: "coming back",
-  not_back: "did not come back",
-  offline: "offline",
-  stale: "stale",
-  waiting: "waiting",
-};
+var STATE_LABEL = ${JSON.stringify(STATE_TEXT)};
 /** Worst first: the order of counts and of the hosts that need a look. */
 var STATE_ORDER = ["not_back", "offline", "stale", "coming_back", "restarting", "waiting", "up"];
 
