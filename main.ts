@@ -7,6 +7,7 @@
 import { configCommand } from "./src/config/cli.ts";
 import { HISTORY_USAGE, historyCommand } from "./src/cli/history.ts";
 import { RUN_USAGE, runCommand } from "./src/cli/run.ts";
+import { STATUS_USAGE, statusCommand } from "./src/cli/status.ts";
 import { AGENT_USAGE, agentCommand } from "./src/cli/agent.ts";
 import { DEV_USAGE, devCommand } from "./src/cli/dev.ts";
 import { PAUSE_USAGE, pauseCommand, RESUME_USAGE, resumeCommand } from "./src/cli/control.ts";
@@ -31,6 +32,11 @@ const COMMANDS: Record<string, Command> = {
     run: devCommand,
   },
   agent: { summary: "Run the agent on a fleet host", usage: AGENT_USAGE, run: agentCommand },
+  status: {
+    summary: "Show the running instance's status",
+    usage: STATUS_USAGE,
+    run: (a) => statusCommand(a),
+  },
   history: {
     summary: "Show what happened to each request",
     usage: HISTORY_USAGE,

@@ -11,7 +11,7 @@ import { Controller } from "./controller.ts";
 import { errorMessage, log } from "./log.ts";
 import { LagMonitor } from "./debug/mod.ts";
 import { Metrics, startHttpServer } from "./http/mod.ts";
-import { StatusFeed } from "./status/feed.ts";
+import { STATUS_PAGE, StatusFeed } from "./status/mod.ts";
 import { EXIT, StartupError } from "./errors.ts";
 
 /** Options of {@linkcode runService}. */
@@ -68,6 +68,7 @@ export async function runService(config: Config, options: ServiceOptions): Promi
     tasks: () => live.controller?.tasks() ?? { requests: [], restarts: [] },
     status: () => live.status?.() ?? "{}",
     feed,
+    page: STATUS_PAGE,
   });
   // Declared after the server, so disposed before it: the server's graceful
   // shutdown waits for open responses, and a live feed never ends by itself.

@@ -20,6 +20,8 @@ export interface SimulatedFleetOptions {
   heartbeatSec?: number;
   /** A reboot takes between these many seconds. Default: [2, 6]. */
   rebootSec?: readonly [number, number];
+  /** Seconds each restart command runs before it answers. Default: 0. */
+  commandSec?: number;
   /** More of the agents' `mqtt` section (e.g. protocolVersion). Default: none. */
   mqtt?: Record<string, unknown>;
   /** Other agent config, e.g. `security`. Default: none. */
@@ -53,6 +55,7 @@ export class SimulatedFleet implements AsyncDisposable {
           agent: options.agent,
           heartbeatSec: options.heartbeatSec,
           rebootSec: options.rebootSec,
+          commandSec: options.commandSec,
         }),
       );
     }

@@ -28,6 +28,8 @@ export interface SimulatedHostOptions {
   heartbeatSec?: number;
   /** A reboot takes between these many seconds. Default: [2, 6]. */
   rebootSec?: readonly [number, number];
+  /** Seconds the restart command runs before it answers (then the host goes down). Default: 0. */
+  commandSec?: number;
   /** Uniform random numbers in [0, 1). Default: `Math.random`. */
   random?: () => number;
 }
@@ -117,14 +119,16 @@ export class SimulatedHost implements AsyncDisposable {
       ...this.#o.agent,
     } as ConfigInput);
     this.#agent = await Agent.start(config, {
-      runner: (command) => {
+      runner: async (command) => {
         this.restarts.push(command.id);
+        const commandMs = (this.#o.commandSec ?? 0) * 1000;
+        if (commandMs > 0) await delay(commandMs, { signal: this.#stop.signal });
         // A real reboot also answers first: the command returns, then the host goes.
         delay(50, { signal: this.#stop.signal }).then(
           () => this.#serial(() => this.#reboot()),
           () => {}, // stopped
         );
-        return Promise.resolve({ ok: true, detail: "rebooting" });
+        return { ok: true, detail: "rebooting" };
       },
       connect: async (settings, options) => {
         const link = await MqttConnection.open(settings, {

@@ -192,7 +192,7 @@ export function createHttpHandler(
       });
   }
   const feed = options.feed;
-  if (feed) routes["/api/events"] = (req) => _events(feed, req.signal);
+  if (feed) routes["/api/events"] = () => _events(feed);
   return async (req) => {
     const path = new URL(req.url).pathname;
     const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
@@ -204,8 +204,9 @@ export function createHttpHandler(
   };
 }
 
-function _events(feed: StatusFeed, signal?: AbortSignal): Response {
-  const body = feed.stream(signal);
+/** A client going away cancels its body: that is what frees its place (not `req.signal`). */
+function _events(feed: StatusFeed): Response {
+  const body = feed.stream();
   if (body === undefined) return _text("too many status page clients\n", 503);
   return new Response(body, {
     headers: {
@@ -235,7 +236,10 @@ export function startHttpServer(listen: string, options: HttpServerOptions): Run
     port,
     signal: options.signal,
     onListen: (addr) => {
-      log("http").info("HTTP endpoint on http://{hostname}:{port}/metrics", {
+      const message = options.page?.["/"]
+        ? "Status page on http://{hostname}:{port}/ (and /api/status, /metrics)"
+        : "HTTP endpoint on http://{hostname}:{port}/metrics";
+      log("http").info(message, {
         hostname: addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname,
         port: addr.port,
       });

@@ -94,3 +94,26 @@ export class MandrillProcess implements AsyncDisposable {
     await this.exited();
   }
 }
+
+/** What a finished `mandrill` command printed. */
+export interface CommandOutput {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `mandrill ARGS...` (main.ts) to its end, with `NO_COLOR=1` unless `env` says otherwise. */
+export async function runMandrill(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<CommandOutput> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "--no-check", MAIN, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...env },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
