@@ -2,7 +2,9 @@
  * The breaker: when `policy.breaker.failures` restarts fail or do not come
  * back within `policy.breaker.withinSec`, mandrill engages the kill switch
  * itself (Netflix Chaos Monkey's outage checker, AWS FIS stop conditions).
- * Failures before the latest resume are forgotten.
+ * Failures before the latest resume are forgotten. On a shared store the
+ * failures of every instance count: {@linkcode Breaker.observe} feeds in the
+ * shared history's (each failure once, by its request id).
  * @module
  */
 import type { Clock } from "../clock.ts";
@@ -22,13 +24,22 @@ export interface BreakerOptions {
    */
   trip: (reason: string) => void;
   /** Failures that happened before this process started (from history). Default: none. */
-  seed?: readonly { host: string; at: number }[];
+  seed?: readonly BreakerFailure[];
+}
+
+/** A restart that failed or did not come back. */
+export interface BreakerFailure {
+  /** Its request id: a failure seen twice (here and in the shared history) counts once. */
+  id: string;
+  host: string;
+  /** When, ms. */
+  at: number;
 }
 
 /** Counts failed restarts; see the module doc. */
 export class Breaker {
   readonly #o: BreakerOptions;
-  #failures: { host: string; at: number }[];
+  #failures: BreakerFailure[];
   #tripped = false;
   #trips = 0;
 
@@ -43,11 +54,26 @@ export class Breaker {
     return this.#trips;
   }
 
-  /** Counts a restart of `host` that failed or did not come back; may trip. */
-  failure(host: string): void {
+  /** Counts the restart `id` of `host` that failed or did not come back; may trip. */
+  failure(host: string, id: string): void {
+    this.#count([{ id, host, at: this.#o.clock.now() }]);
+  }
+
+  /**
+   * Failures from a shared history (every instance's, this one's included):
+   * those not counted yet count now; may trip.
+   */
+  observe(failures: readonly BreakerFailure[]): void {
+    this.#count(failures);
+  }
+
+  #count(failures: readonly BreakerFailure[]): void {
     const settings = this.#o.settings();
     const now = this.#o.clock.now();
-    this.#failures.push({ host, at: now });
+    const known = new Set(this.#failures.map((f) => f.id));
+    const fresh = failures.filter((f) => !known.has(f.id) && f.at > this.#resetAt);
+    if (fresh.length === 0) return;
+    this.#failures.push(...fresh);
     if (settings === null) return;
     const from = now - settings.withinSec * 1000;
     this.#failures = this.#failures.filter((f) => f.at >= from);
@@ -64,6 +90,9 @@ export class Breaker {
   /** The kill switch was released at `at` (ms): failures until then are forgotten. */
   reset(at: number): void {
     this.#failures = this.#failures.filter((f) => f.at > at);
+    this.#resetAt = Math.max(this.#resetAt, at);
     this.#tripped = false;
   }
+
+  #resetAt = -Infinity;
 }

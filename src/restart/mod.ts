@@ -14,7 +14,12 @@ export {
   UnavailabilityBudget,
   type UnavailabilityBudgetOptions,
 } from "./budget.ts";
-export { Breaker, type BreakerOptions, type BreakerSettings } from "./breaker.ts";
+export {
+  Breaker,
+  type BreakerFailure,
+  type BreakerOptions,
+  type BreakerSettings,
+} from "./breaker.ts";
 export { fleetFacts, type FleetFactsOptions } from "./facts.ts";
 export { RestartLedger } from "./ledger.ts";
 export { Restarts } from "./lifecycle.ts";

@@ -194,7 +194,7 @@ export class HostWatch implements AsyncDisposable {
     } else {
       store.historyNotBack(id, detail);
       events.event({ id, host, phase: "failed", detail, ts: clock.now() });
-      this.#o.breaker.failure(host);
+      this.#o.breaker.failure(host, id);
       this.#recent.update(id, { notBack: true });
     }
     const life = this.#lives.get(host);

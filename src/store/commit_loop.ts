@@ -59,10 +59,9 @@ export class CommitLoop {
   }
 
   async #run(rethrow = false): Promise<void> {
-    if (this.#running) {
-      await this.#running;
-      if (!rethrow) return;
-    }
+    // An asynchronous commit (PostgreSQL) may be running: what was written
+    // since it took its batch needs a commit of its own, after it.
+    while (this.#running) await this.#running;
     const attempt = (async () => {
       try {
         await this.#o.commit();
