@@ -32,7 +32,8 @@ import { MqttConnection, type MqttSettings, NotNowError } from "./mqtt/connectio
 import { Dispatcher } from "./pipeline/dispatcher.ts";
 import { type EventSink, teeSinks } from "./pipeline/events.ts";
 import { mqttEventSink } from "./pipeline/mqtt_sink.ts";
-import { Breaker } from "./restart/breaker.ts";
+import { Breaker, type BreakerFailure } from "./restart/breaker.ts";
+import { announce, runSharedSync } from "./restart/shared.ts";
 import { UnavailabilityBudget } from "./restart/budget.ts";
 import { fleetFacts } from "./restart/facts.ts";
 import { RestartLedger } from "./restart/ledger.ts";
@@ -42,6 +43,7 @@ import { openStore, type Store } from "./store/mod.ts";
 import type { Metrics } from "./http/metrics.ts";
 import { buildStatus, type Status } from "./status/model.ts";
 import { VERSION } from "./version.ts";
+import { redactUrl } from "./url.ts";
 
 /** Options of {@linkcode Controller.start}. */
 export interface ControllerOptions {
@@ -77,7 +79,7 @@ const BREAKER_RESET_KEY = "breaker.resetAt";
 /** What the controller reads from the store before it starts: the rate limits' and the breaker's past. */
 interface _Seeds {
   restarts: { host: string; startedAt: number }[];
-  failures: { host: string; at: number }[];
+  failures: BreakerFailure[];
   /** The last verified control message this instance accepted. */
   control?: ControlMessage;
   /** Signs agent commands and control (`security.commandKeyFile`), and verifies control. */
@@ -93,8 +95,12 @@ interface _Late {
   unrouted: (topic: string, payload: Uint8Array) => void;
 }
 
-/** Where the filters of the last run are kept. */
-const FILTERS_KEY = "mqtt.filters";
+/** Where the filters of the last run are kept (per instance on a shared store). */
+function _filtersKey(config: Config): string {
+  return config.store.url === undefined ? "mqtt.filters" : `mqtt.filters:${config.mqtt.clientId}`;
+}
+/** Where the time of a group's last chaos restart is kept (for the next holder of its turn). */
+const CHAOS_LAST_KEY = "chaos.last:";
 /** Where the last verified control message is kept (a kill switch that survives a restart). */
 const CONTROL_KEY = "control.lastVerified";
 
@@ -102,7 +108,7 @@ async function _seeds(store: Store, config: Config, now: number): Promise<_Seeds
   const restarts = await store.restartsSince(
     now - Math.max(3_600_000, config.policy.minIntervalSec * 1000),
   );
-  const filters = _strings(await store.metaGet(FILTERS_KEY));
+  const filters = _strings(await store.metaGet(_filtersKey(config)));
   const keys = await _keys(config);
   const control = _control(await store.metaGet(CONTROL_KEY));
   const breaker = config.policy.breaker;
@@ -340,6 +346,8 @@ export class Controller implements AsyncDisposable {
       },
       paused: () => this.killSwitch.paused(),
       clock,
+      // A shared store: each group's schedule runs on one instance at a time.
+      ...(store.kind === "postgres" ? this.#chaosTurns(store) : {}),
     });
 
     // 9. Upkeep. The write-ahead log is checkpointed here, off the intake
@@ -419,6 +427,54 @@ export class Controller implements AsyncDisposable {
       });
   }
 
+  /** The chaos scheduler's turn on a shared store: one lease per group, the last pick remembered. */
+  #chaosTurns(store: Store) {
+    return {
+      turn: async (group: string) => {
+        const chaos = this.#config.chaos;
+        const ttlMs = Math.max(3 * chaos.tickSec * 1000, this.#config.store.leaseSec * 1000);
+        if (!await store.chaosTurn(group, ttlMs)) return { mine: false };
+        const last = Number(await store.metaGet(CHAOS_LAST_KEY + group) ?? NaN);
+        return { mine: true, lastChaosAt: Number.isFinite(last) ? last : undefined };
+      },
+      onSubmitted: (group: string, at: number) => {
+        Promise.resolve(store.metaSet(CHAOS_LAST_KEY + group, String(at))).catch((err) => {
+          log("chaos").warn("Cannot remember {group}'s last chaos restart: {error}", {
+            group,
+            error: errorMessage(err),
+          });
+        });
+      },
+    };
+  }
+
+  /** A shared store: announce this instance, then keep in step with the others until `stop`. */
+  async #shareStore(stop: AbortSignal): Promise<void> {
+    if (this.store.kind !== "postgres") return;
+    const config = this.#config;
+    const self = {
+      id: config.mqtt.clientId,
+      topic: this.topics.restart,
+      sharedGroup: config.mqtt.sharedGroup ?? null,
+    };
+    await announce(this.store, self).catch((err) => {
+      log("run").warn("Cannot announce this instance on the shared store: {error}", {
+        error: errorMessage(err),
+      });
+    });
+    await runSharedSync({
+      store: this.store,
+      clock: this.#clock,
+      budget: this.budget,
+      breaker: this.#breaker,
+      breakerWithinSec: () => this.#config.policy.breaker?.withinSec,
+      resume: () => this.restarts.resume(),
+      take: (rows) => this.dispatcher.take(rows),
+      self,
+      leaseMs: config.store.leaseSec * 1000,
+    }, stop);
+  }
+
   async #run(): Promise<void> {
     const stop = this.#stop.signal;
     try {
@@ -434,6 +490,7 @@ export class Controller implements AsyncDisposable {
     await Promise.all([
       this.dispatcher.run({ stop, abort: this.#abort.signal }),
       this.#chaos.run(stop),
+      this.#shareStore(stop),
     ]);
   }
 
@@ -531,7 +588,7 @@ export class Controller implements AsyncDisposable {
   /** Once subscribed, keeps the filters, so a later config can remove them from a kept session. */
   #rememberFilters(): void {
     this.conn.waitSubscribed(this.#stop.signal).then(
-      () => this.store.metaSet(FILTERS_KEY, JSON.stringify(this.conn.filters())),
+      () => this.store.metaSet(_filtersKey(this.#config), JSON.stringify(this.conn.filters())),
     ).catch((err) => {
       if (this.#stop.signal.aborted) return;
       log("mqtt").warn("Cannot remember the subscriptions: {error}", { error: errorMessage(err) });
@@ -549,7 +606,7 @@ export class Controller implements AsyncDisposable {
 
   /** Opens the store, connects, and starts dispatching. */
   static async start(config: Config, options: ControllerOptions = {}): Promise<Controller> {
-    const store = openStore(config);
+    const store = await openStore(config, { instance: config.mqtt.clientId });
     try {
       const seeds = await _seeds(store, config, (options.clock ?? systemClock).now());
       // Group commit: PUBACKs wait for the inbox writes of their batch to commit.
@@ -560,7 +617,7 @@ export class Controller implements AsyncDisposable {
         onUnrouted: (topic, payload) => commit.unrouted(topic, payload),
       });
       log("run").info("mandrill started: store {store}, broker {clientId}", {
-        store: config.store.path,
+        store: config.store.url === undefined ? config.store.path : redactUrl(config.store.url),
         clientId: config.mqtt.clientId,
       });
       try {

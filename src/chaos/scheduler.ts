@@ -84,6 +84,15 @@ export interface ChaosSchedulerOptions {
   random?: () => number;
   /** Called with each pick while leashed. Default: none (the pick is only logged). */
   onLeashed?: (pick: ChaosPick) => void;
+  /**
+   * Several instances on a shared store: whether this one runs `group`'s
+   * schedule now (it holds the group's turn), asked before every tick; a
+   * group whose turn it takes over comes with the time of that group's last
+   * chaos restart, if any. Default: every group, always.
+   */
+  turn?: (group: string) => Promise<{ mine: boolean; lastChaosAt?: number }>;
+  /** Told of each chaos restart submitted (a shared store remembers it for the next holder of the turn). */
+  onSubmitted?: (group: string, at: number) => void;
 }
 
 /** Schedules random restarts per group. Call {@linkcode run} once, or drive {@linkcode tick} by hand. */
@@ -106,7 +115,7 @@ export class ChaosScheduler {
    * since the previous tick, counted as at most two ticks (the first tick
    * counts as one): chaos never catches up on time it missed.
    */
-  tick(now: number): ChaosDecision[] {
+  tick(now: number, mine?: ReadonlySet<string>): ChaosDecision[] {
     const config = this.#o.config();
     const tickMs = config.tickSec * 1000;
     const elapsed = this.#lastTickAt === undefined
@@ -124,6 +133,8 @@ export class ChaosScheduler {
     for (const [group, settings] of Object.entries(config.groups)) {
       const decision = paused !== undefined
         ? { kind: "skipped" as const, group, reason: paused }
+        : mine !== undefined && !mine.has(group)
+        ? { kind: "skipped" as const, group, reason: "another instance runs its schedule" }
         : this.#decide(group, settings, { now, elapsed, leashed: config.leashed });
       this.#report(decision);
       decisions.push(decision);
@@ -139,7 +150,8 @@ export class ChaosScheduler {
     const logger = log("chaos");
     while (!signal.aborted) {
       try {
-        this.tick(this.#o.clock.now());
+        const mine = await this.#turns();
+        this.tick(this.#o.clock.now(), mine);
       } catch (err) {
         logger.error("Chaos tick failed: {error}", { error: errorMessage(err) });
       }
@@ -151,6 +163,32 @@ export class ChaosScheduler {
         throw err;
       }
     }
+  }
+
+  /** The groups whose turn this instance holds (undefined: all). */
+  async #turns(): Promise<Set<string> | undefined> {
+    const turn = this.#o.turn;
+    const config = this.#o.config();
+    if (turn === undefined || !config.enabled) return undefined;
+    const mine = new Set<string>();
+    for (const group of Object.keys(config.groups)) {
+      try {
+        const t = await turn(group);
+        if (!t.mine) continue;
+        mine.add(group);
+        if (t.lastChaosAt !== undefined) {
+          const known = this.#lastChaosOfGroup.get(group) ?? -Infinity;
+          this.#lastChaosOfGroup.set(group, Math.max(known, t.lastChaosAt));
+        }
+      } catch (err) {
+        // Not known to be ours: not ours (never two instances on one schedule).
+        log("chaos").warn("Cannot take {group}'s chaos turn: {error}", {
+          group,
+          error: errorMessage(err),
+        });
+      }
+    }
+    return mine;
   }
 
   #decide(
@@ -213,6 +251,7 @@ export class ChaosScheduler {
       } catch (err) {
         return { kind: "failed", error: errorMessage(err), ...pick };
       }
+      this.#o.onSubmitted?.(group, now);
     }
     // Leashed picks count too, so the log shows the schedule unleashed chaos would follow.
     this.#lastChaosOfGroup.set(group, now);

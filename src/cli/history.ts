@@ -7,6 +7,7 @@
 import { loadConfig } from "../config/mod.ts";
 import { loadOrReport, parseCommand, usageError } from "./_common.ts";
 import { openStore, type RequestView } from "../store/mod.ts";
+import { StartupError } from "../errors.ts";
 import { isValidHost } from "../contract/ids.ts";
 
 /** Usage text of `mandrill history`. */
@@ -70,7 +71,14 @@ export async function historyCommand(args: string[]): Promise<number> {
   }
   const config = await loadOrReport(() => loadConfig(values.config!));
   if ("exit" in config) return config.exit;
-  const store = openStore(config, { reader: true });
+  let store;
+  try {
+    store = await openStore(config, { reader: true });
+  } catch (err) {
+    if (!(err instanceof StartupError)) throw err;
+    console.error(`mandrill history: ${err.message}`);
+    return err.exitCode;
+  }
   let rows: RequestView[];
   try {
     rows = await store.listRequests({ host: values.host, limit });

@@ -78,6 +78,17 @@ export function checkConfig(input: unknown): PathIssue[] {
     }
   }
 
+  const store = _object(root.store);
+  if (store?.url !== undefined && store.path !== undefined) {
+    issues.push({
+      path: ["store", "url"],
+      message: "set store.path (SQLite, one instance) or store.url (PostgreSQL, shared), not both",
+    });
+  }
+  if (store?.url === undefined && store?.tls !== undefined) {
+    issues.push({ path: ["store", "tls"], message: "is only used with store.url" });
+  }
+
   const security = _object(root.security);
   const agentExecutors = Object.entries(executors ?? {})
     .filter(([, e]) => _object(e)?.type === "agent").map(([name]) => name);

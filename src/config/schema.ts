@@ -22,6 +22,12 @@ import { logSchema, mqttSchema } from "./mqtt_schema.ts";
 const LISTEN_RE =
   /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]?\d{1,4})$/;
 
+function _isPostgresUrl(text: string): boolean {
+  if (!URL.canParse(text)) return false;
+  const url = new URL(text);
+  return (url.protocol === "postgres:" || url.protocol === "postgresql:") && url.hostname !== "";
+}
+
 /** One host mandrill may restart. */
 export const hostEntrySchema = z.strictObject({
   executor: nonEmptyString().describe("Name of the entry of `executors` that restarts this host."),
@@ -40,11 +46,27 @@ export const configSchema = z.strictObject({
   mqtt: mqttSchema,
   store: z.strictObject({
     path: nonEmptyString().default("mandrill.db").describe(
-      "SQLite file of the durable inbox and the history.",
+      "SQLite file of the durable inbox and the history (one instance). Not with store.url.",
     ),
     synchronous: z.enum(["full", "normal"]).default("full").describe(
       '"full": every commit reaches the disk before mandrill acknowledges or runs anything, surviving power loss. "normal": faster; a crash of mandrill loses nothing, power loss may lose the last commits.',
     ),
+    url: z.string().refine(_isPostgresUrl, {
+      error: "expected a PostgreSQL URL such as postgres://mandrill@db.example:5432/mandrill",
+    }).optional().describe(
+      'PostgreSQL shared by every instance, instead of store.path: "postgres://user@host:5432/db". The password from "${PGPASSWORD}" expansion or the standard PG* variables; never in the file.',
+    ),
+    leaseSec: secondsField().default(15).describe(
+      "store.url: how long an instance's claim on a request or a host lasts without renewal; an instance gone this long has its work taken over by the others.",
+    ),
+    tls: z.strictObject({
+      caFile: nonEmptyString().optional().describe(
+        "PEM file of the CA that signed the server's certificate. Default: the system's CAs.",
+      ),
+      rejectUnauthorized: z.boolean().default(true).describe(
+        "Refuse a server whose certificate does not verify. Turn off only for tests.",
+      ),
+    }).optional().describe("store.url: TLS to PostgreSQL (required when set)."),
     retentionDays: intField(1).default(30).describe(
       "Finished requests, their history and dead letters older than this are deleted (hourly). A message id is remembered, for dedupe, this long.",
     ),

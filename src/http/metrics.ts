@@ -60,7 +60,7 @@ export interface MetricsSources {
   /** Hosts whose agent is online. */
   fleetOnline?: () => number;
   /** Requests waiting for the unavailability budget, by why. */
-  waiting?: () => Record<WaitCode, number>;
+  waiting?: () => Record<WaitCode | "store", number>;
   /** Unavailable hosts, each with why. */
   unavailable?: () => ReadonlyMap<string, Unavailability>;
 }
@@ -183,12 +183,13 @@ export class Metrics {
     const read = <T>(name: string, fn: () => T | undefined) => this.#read(name, fn);
     new Gauge({
       name: `${p}requests_waiting`,
-      help: "Requests waiting for the unavailability budget, by reason (group or fleet).",
+      help:
+        "Requests waiting, by reason: the unavailability budget (group or fleet), or a shared store that cannot be reached (store).",
       labelNames: ["reason"],
       registers,
       collect() {
         const counts = read("waiting", () => live().waiting?.());
-        for (const reason of ["group", "fleet"] as const) {
+        for (const reason of ["group", "fleet", "store"] as const) {
           this.set({ reason }, counts?.[reason] ?? 0);
         }
       },

@@ -12,6 +12,9 @@ import { backoffDelay } from "../async/mod.ts";
 import { errorMessage, log } from "../log.ts";
 import { compileFilter, plainTopic } from "./match.ts";
 import { AckBatcher } from "./ack_batcher.ts";
+import { redactUrl } from "../url.ts";
+
+export { redactUrl };
 
 /**
  * Thrown by a handler that will not take a message now, as expected (e.g.
@@ -512,15 +515,4 @@ function _subackText(code: number): string {
   return code === 0x87
     ? "refused by the broker: not authorized (an ACL?)"
     : `refused by the broker (SUBACK code 0x${code.toString(16)})`;
-}
-
-/** `url` with any password masked, for logs and messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return "(invalid url)";
-  }
 }

@@ -46,7 +46,8 @@ export interface RestartRunner {
   /**
    * Runs an allowed restart to its end (it holds the host at once, before its
    * first await). A shared store calls `recheck` on the fleet's facts inside
-   * the start's transaction; a refusal comes back as the verdict.
+   * the start's transaction; a refusal comes back as the verdict, a store
+   * that cannot be reached as `unavailable` (nothing started).
    */
   run(
     row: InboxRow,
@@ -54,7 +55,9 @@ export interface RestartRunner {
     signal: AbortSignal,
     recheck: (facts: SharedFacts) => StartVerdict,
   ): Promise<
-    { kind: "done" } | { kind: "refused"; verdict: Exclude<StartVerdict, { kind: "allow" }> }
+    | { kind: "done" }
+    | { kind: "refused"; verdict: Exclude<StartVerdict, { kind: "allow" }> }
+    | { kind: "unavailable"; detail: string }
   >;
   /** Ends a request the gate skipped. */
   skip(row: InboxRow, code: SkipCode, reason: string): void;
@@ -74,8 +77,8 @@ export interface InFlight {
   since: number;
   /** While waiting for the budget: what it waits for ("group web: web-2 coming back"). */
   waitingFor?: string;
-  /** While waiting: `group` or `fleet` (the `reason` of `mandrill_requests_waiting`). */
-  waitCode?: WaitCode;
+  /** While waiting: `group`, `fleet`, or `store` (a shared store unreachable): the `reason` of `mandrill_requests_waiting`. */
+  waitCode?: WaitCode | "store";
 }
 
 /** Options of {@linkcode Dispatcher}. */

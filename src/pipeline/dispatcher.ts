@@ -27,6 +27,8 @@ export type {
 
 /** Rows read or handed over at once. */
 const BATCH = 256;
+/** A start the shared store could not take is tried again after this long, ms. */
+const STORE_RETRY_MS = 1_000;
 /** Rows held in the hand-over queue at most (beyond the window); more are read back from the store. */
 const MAX_QUEUED = 8192;
 
@@ -52,6 +54,8 @@ export class Dispatcher {
   /** Rows handed over while scanning (read back by the next scan instead). */
   #missedWhileScanning = 0;
   #commit: PromiseWithResolvers<void> | undefined;
+  /** Rows taken over from an instance that is gone (a shared store), before anything else. */
+  #adopted: InboxRow[] = [];
 
   /** Builds a dispatcher; call {@linkcode run} to start it. */
   constructor(options: DispatcherOptions) {
@@ -82,13 +86,30 @@ export class Dispatcher {
     this.#signalWork();
   }
 
+  /**
+   * Takes over rows another instance held (a shared store, its lease
+   * expired), in any seq order: they go first, and do not move the scan's
+   * cursor. A row already claimed here is ignored.
+   */
+  take(rows: readonly InboxRow[]): void {
+    const fresh = rows.filter((r) => !this.#claimed.has(r.id));
+    if (fresh.length === 0) return;
+    this.#adopted.push(...fresh);
+    this.#signalWork();
+  }
+
   #signalWork(): void {
     this.#woken = true;
     this.#wake?.();
   }
 
   /** The next batch of pending rows after `#lastSeq`, oldest first. */
-  async #nextRows(): Promise<InboxRow[]> {
+  async #nextRows(): Promise<{ rows: InboxRow[]; adopted: boolean }> {
+    if (this.#adopted.length > 0) return { rows: this.#adopted.splice(0, BATCH), adopted: true };
+    return { rows: await this.#pendingRows(), adopted: false };
+  }
+
+  async #pendingRows(): Promise<InboxRow[]> {
     if (this.#scan) {
       const missed = this.#missedWhileScanning;
       const rows = await this.#o.store.nextPending(this.#lastSeq, BATCH);
@@ -112,8 +133,8 @@ export class Dispatcher {
   }
 
   /** How many requests wait for the budget, by why (`mandrill_requests_waiting{reason}`). */
-  waitingCounts(): Record<WaitCode, number> {
-    const out: Record<WaitCode, number> = { group: 0, fleet: 0 };
+  waitingCounts(): Record<WaitCode | "store", number> {
+    const out: Record<WaitCode | "store", number> = { group: 0, fleet: 0, store: 0 };
     for (const f of this.#claimed.values()) if (f.waitCode) out[f.waitCode]++;
     return out;
   }
@@ -137,7 +158,7 @@ export class Dispatcher {
     const windowSize = this.#o.windowSize ?? 1024;
     while (!options.stop.aborted) {
       this.#woken = false;
-      const rows = await this.#nextRows();
+      const { rows, adopted } = await this.#nextRows();
       let i = 0;
       while (i < rows.length && !options.stop.aborted) {
         if (this.#claimed.size >= windowSize) {
@@ -148,7 +169,7 @@ export class Dispatcher {
         // into the store's open group-commit batch, their events out after it.
         for (; i < rows.length && this.#claimed.size < windowSize; i++) {
           const row = rows[i]!;
-          this.#lastSeq = row.seq;
+          if (!adopted) this.#lastSeq = row.seq;
           if (this.#claim(row)) {
             group.spawn((signal) => this.#process(row, { signal, stop: options.stop }), {
               independent: true,
@@ -223,6 +244,8 @@ export class Dispatcher {
    * is the one that counts.
    */
   #claim(row: InboxRow): boolean {
+    // A shared store may hand a row over twice (taken over, then read by a scan).
+    if (this.#claimed.has(row.id)) return false;
     const { decision } = this.#gate(row);
     if (decision.kind === "skip") {
       this.#o.restarts.skip(row, decision.code, decision.reason);
@@ -271,6 +294,12 @@ export class Dispatcher {
               (facts) => this.#recheck(row, facts),
             );
             if (ran.kind === "done") return;
+            if (ran.kind === "unavailable") {
+              // Nothing was started: the row stays pending and tries again.
+              this.#storeWait(row, flight, ran.detail);
+              await this.#o.facts.budgetChanged({ signal: waiting, timeoutMs: STORE_RETRY_MS });
+              continue;
+            }
             // Another instance's restarts, seen in the shared store: as the gate says.
             decision = ran.verdict;
           }
@@ -308,6 +337,17 @@ export class Dispatcher {
         this.#release(row);
       }
     });
+  }
+
+  #storeWait(row: InboxRow, flight: InFlight, detail: string): void {
+    if (flight.waitCode !== "store") {
+      log("dispatcher").warn("Request {id} for {host} waits for the store: {detail}", {
+        id: row.id,
+        host: row.host,
+        detail,
+      });
+    }
+    Object.assign(flight, { phase: "waiting", waitingFor: detail, waitCode: "store" });
   }
 
   /** Why a request that would wait is skipped instead (chaos never waits; nobody waits past maxWaitSec). */

@@ -74,6 +74,8 @@ export class UnavailabilityBudget implements Disposable {
   readonly #refreshMs: number;
   /** Held by restarts. */
   readonly #held = new Map<string, Unavailability>();
+  /** Held by other instances' restarts (a shared store's outages). */
+  readonly #remote = new Map<string, Unavailability>();
   /** From agents: offline or stale. */
   readonly #agent = new Map<string, Unavailability>();
   /** Merged (a restart's state wins), fleet-wide and by group key. */
@@ -106,6 +108,20 @@ export class UnavailabilityBudget implements Disposable {
   release(host: string): void {
     if (!this.#held.delete(host)) return;
     this.#reindex(host);
+  }
+
+  /**
+   * The hosts other instances' restarts hold (a shared store's outages, read
+   * periodically): they count like this instance's own. Replaces the last set.
+   * Hosts this instance holds itself are its own business and skipped.
+   */
+  setRemote(outages: readonly OutageRow[]): void {
+    const next = new Map<string, Unavailability>();
+    for (const o of outages) if (!this.#held.has(o.host)) next.set(o.host, o.state);
+    const hosts = new Set([...this.#remote.keys(), ...next.keys()]);
+    this.#remote.clear();
+    for (const [host, state] of next) this.#remote.set(host, state);
+    for (const host of hosts) this.#reindex(host);
   }
 
   /** What a restart holds `host` in, if anything. */
@@ -223,6 +239,7 @@ export class UnavailabilityBudget implements Disposable {
     this.#all.clear();
     this.#byGroup.clear();
     for (const host of this.#held.keys()) this.#reindex(host);
+    for (const host of this.#remote.keys()) this.#reindex(host);
     this.#refreshedAt = -Infinity;
     this.#refreshIfDue();
     this.#notify();
@@ -264,7 +281,7 @@ export class UnavailabilityBudget implements Disposable {
 
   /** Brings the merged views of `host` up to date. */
   #reindex(host: string): void {
-    const state = this.#held.get(host) ?? this.#agent.get(host);
+    const state = this.#held.get(host) ?? this.#remote.get(host) ?? this.#agent.get(host);
     const before = this.#all.get(host);
     if (before === state) return;
     const group = this.#o.topology().groupOf(host);

@@ -28,10 +28,15 @@ import { resumeRestarts } from "./resume.ts";
 import type { HostTarget } from "./topology.ts";
 import { HostWatch, RecentRestarts } from "./watch.ts";
 
-/** How {@linkcode Restarts.run} ended: done (executed, or the row was gone), or refused by the fleet's facts. */
+/**
+ * How {@linkcode Restarts.run} ended: done (executed, or the row was gone),
+ * refused by the fleet's facts, or not started because the shared store
+ * cannot be reached (nothing was written: try again).
+ */
 export type RunResult =
   | { kind: "done" }
-  | { kind: "refused"; verdict: Exclude<StartVerdict, { kind: "allow" }> };
+  | { kind: "refused"; verdict: Exclude<StartVerdict, { kind: "allow" }> }
+  | { kind: "unavailable"; detail: string };
 
 /** Owns every restart from its start until its host is back; see the module doc. */
 export class Restarts implements AsyncDisposable {
@@ -179,7 +184,7 @@ export class Restarts implements AsyncDisposable {
       requestedBy: req.requestedBy,
       reason: req.reason,
     });
-    if (phase === "failed") this.#o.breaker.failure(row.host);
+    if (phase === "failed") this.#o.breaker.failure(row.host, row.id);
     const watch = _watchAfter(outcome, entry);
     if (watch === undefined || entry === undefined) this.#watch.release(outage);
     else {

@@ -43,10 +43,13 @@ export async function resumeRestarts(
       ts: clock.now(),
     });
     handlers.interrupted(row);
-    logger.warn("Request {id} for {host} was interrupted by a previous stop; not executed again", {
-      id: row.id,
-      host: row.host,
-    });
+    logger.warn(
+      "Request {id} for {host} was interrupted by a stop (of this instance's previous run, or of an instance that is gone); not executed again",
+      {
+        id: row.id,
+        host: row.host,
+      },
+    );
   }
   const outages = await store.adoptOutages(clock.now());
   for (const outage of outages) {
@@ -67,9 +70,12 @@ export async function resumeRestarts(
     handlers.comingBack(resumed, entry, target);
   }
   if (outages.length > 0) {
-    log("recovery").info("Watching {n} hosts left coming back or not back by a previous run", {
-      n: outages.length,
-    });
+    log("recovery").info(
+      "Watching {n} hosts left coming back or not back by a previous run or an instance that is gone",
+      {
+        n: outages.length,
+      },
+    );
   }
   return { interrupted: interrupted.length, outages: outages.length };
 }

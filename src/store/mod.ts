@@ -7,5 +7,6 @@
 export type * from "./types.ts";
 export type { OutageRow, OutageState } from "./outages.ts";
 export { SqliteStore, StoreInUseError } from "./sqlite.ts";
+export { PgStore, type PgStoreOptions } from "./pg/store.ts";
 export { type OpenDatabaseOptions, SCHEMA_VERSION } from "./db.ts";
 export { openStore, type OpenStoreOptions } from "./open.ts";

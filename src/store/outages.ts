@@ -29,6 +29,8 @@ export interface OutageRow {
   interrupted: boolean;
   /** Why, for `not_back`. */
   detail: string | null;
+  /** A shared store: the instance that watches it. */
+  owner?: string;
 }
 
 /** Prepares the write (opening the group-commit batch when `deferred`). */

@@ -25,6 +25,7 @@ import type {
   HistoryRow,
   InboxRow,
   InboxState,
+  InstanceInfo,
   IntakeCommit,
   Outcome,
   RequestView,
@@ -311,6 +312,21 @@ export class SqliteStore implements Store, Disposable {
     return this.#outages.all();
   }
 
+  /** None: one instance holds every row. */
+  adoptPending(_limit: number): InboxRow[] {
+    return [];
+  }
+
+  /** Always: one instance runs every chaos schedule. */
+  chaosTurn(_group: string, _ttlMs: number): boolean {
+    return true;
+  }
+
+  /** None: an SQLite file has one instance. */
+  peers(_self: InstanceInfo): InstanceInfo[] {
+    return [];
+  }
+
   restartsSince(since: number): { host: string; startedAt: number }[] {
     return (this.#s.histSince.all(since) as Row[]).map((r) => ({
       host: r.host as string,
@@ -318,8 +334,9 @@ export class SqliteStore implements Store, Disposable {
     }));
   }
 
-  failuresSince(since: number): { host: string; at: number }[] {
+  failuresSince(since: number): { id: string; host: string; at: number }[] {
     return (this.#s.histFailedSince.all(since) as Row[]).map((r) => ({
+      id: r.id as string,
       host: r.host as string,
       at: r.finished_at as number,
     }));

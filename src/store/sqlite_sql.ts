@@ -34,7 +34,7 @@ const _SQL = {
   histNotBack: `UPDATE history SET outcome = 'failed', detail = ? WHERE id = ?`,
   histGet: `SELECT * FROM history WHERE id = ?`,
   histSince: `SELECT host, started_at FROM history WHERE started_at >= ? ORDER BY started_at`,
-  histFailedSince: `SELECT host, finished_at FROM history
+  histFailedSince: `SELECT id, host, finished_at FROM history
                     WHERE outcome = 'failed' AND finished_at >= ? ORDER BY finished_at`,
   deadletter: `INSERT INTO deadletter (topic, payload, error, ts) VALUES (?, ?, ?, ?)`,
   deadletters: `SELECT topic, payload, error, ts FROM deadletter ORDER BY seq DESC LIMIT ?`,

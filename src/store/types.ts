@@ -99,6 +99,8 @@ export type StartResult =
   | { kind: "started" }
   /** The row is no longer pending (ended, or claimed by another instance): do nothing. */
   | { kind: "gone" }
+  /** The store cannot be reached now (nothing was written): try again later. */
+  | { kind: "unavailable"; detail: string }
   /** The shared facts refused it: wait, or skip, as the verdict says. Nothing was written. */
   | { kind: "refused"; verdict: Exclude<StartVerdict, { kind: "allow" }> };
 
@@ -109,6 +111,16 @@ export interface StartRequest {
   outage: OutageRow;
   history: HistoryStart;
   now: number;
+}
+
+/** One mandrill instance on a shared store. */
+export interface InstanceInfo {
+  /** Its MQTT client id (unique per instance). */
+  id: string;
+  /** The topic it takes requests on (`{p}/restart`). */
+  topic: string;
+  /** Its shared subscription group, if any. */
+  sharedGroup: string | null;
 }
 
 /** The durable store; see the module doc. */
@@ -184,10 +196,26 @@ export interface Store {
   adoptOutages(now: number): MaybePromise<OutageRow[]>;
   /** Every outage, fleet-wide (the budget's view of restarts on other instances). */
   outages(): MaybePromise<OutageRow[]>;
+  /**
+   * Pending rows an instance that is gone held (its lease expired), claimed
+   * for this one now, oldest first. SQLite: none (one instance).
+   */
+  adoptPending(limit: number): MaybePromise<InboxRow[]>;
+  /**
+   * Whether this instance runs the chaos schedule of `group` now: it holds
+   * (or takes, from an instance that is gone) the group's turn for `ttlMs`.
+   * SQLite: always (one instance).
+   */
+  chaosTurn(group: string, ttlMs: number): MaybePromise<boolean>;
+  /**
+   * Announces this instance (its topic and shared group) and returns the
+   * other live instances on the same store. SQLite: none.
+   */
+  peers(self: InstanceInfo): MaybePromise<InstanceInfo[]>;
   /** Executions started at or after `since` (ms), oldest first: feeds the rate limits. */
   restartsSince(since: number): MaybePromise<{ host: string; startedAt: number }[]>;
   /** Executions that failed (or did not come back) at or after `since`: feeds the breaker. */
-  failuresSince(since: number): MaybePromise<{ host: string; at: number }[]>;
+  failuresSince(since: number): MaybePromise<{ id: string; host: string; at: number }[]>;
   metaGet(key: string): MaybePromise<string | undefined>;
   metaSet(key: string, value: string): MaybePromise<void>;
   /** Deletes finished requests, their history and dead letters older than `before`. */

@@ -1,6 +1,6 @@
-/** Seeding an SQLite store for tests through its real write paths. */
+/** Seeding a store for tests through its real write paths. */
 import type { RestartRequest } from "../../src/contract/messages.ts";
-import type { InboxRow, OutageRow, SqliteStore } from "../../src/store/mod.ts";
+import type { InboxRow, OutageRow, SqliteStore, StartRequest } from "../../src/store/mod.ts";
 
 /** Inserts `requests` through an intake commit; returns their new rows, by id. */
 export function insertRows(
@@ -12,12 +12,11 @@ export function insertRows(
   return new Map(store.commitIntake().accepted.map((r) => [r.id, r]));
 }
 
-/** Starts `row` (its outage, history start) as the restarts' owner does; resolves once committed. */
-export async function startRow(
-  store: SqliteStore,
+/** What the restarts' owner asks the store when it starts `row` (its outage, its history start). */
+export function startRequestOf(
   row: InboxRow,
   options: { executor?: string; now?: number } = {},
-): Promise<void> {
+): StartRequest {
   const now = options.now ?? Date.now();
   const executor = options.executor ?? "local";
   const outage: OutageRow = {
@@ -31,7 +30,7 @@ export async function startRow(
     interrupted: false,
     detail: null,
   };
-  const r = await store.tryStart({
+  return {
     row,
     outage,
     now,
@@ -43,6 +42,15 @@ export async function startRow(
       reason: row.request.reason ?? null,
       startedAt: now,
     },
-  }, () => ({ kind: "allow" }));
+  };
+}
+
+/** Starts `row` as the restarts' owner does; resolves once committed. */
+export async function startRow(
+  store: SqliteStore,
+  row: InboxRow,
+  options: { executor?: string; now?: number } = {},
+): Promise<void> {
+  const r = await store.tryStart(startRequestOf(row, options), () => ({ kind: "allow" }));
   if (r.kind !== "started") throw new Error(`cannot start ${row.id}: ${r.kind}`);
 }

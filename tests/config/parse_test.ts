@@ -18,7 +18,7 @@ Deno.test("parseConfig({}) fills in every default", () => {
       reconnectMinMs: 500,
       reconnectMaxMs: 30000,
     },
-    store: { path: "mandrill.db", synchronous: "full", retentionDays: 30 },
+    store: { path: "mandrill.db", synchronous: "full", leaseSec: 15, retentionDays: 30 },
     http: { listen: "127.0.0.1:9464" },
     executors: {},
     hosts: {},
@@ -284,7 +284,8 @@ Deno.test("an unknown key is an error suggesting the closest valid key", async (
       assertIssues(() => parseConfig({ store: { database: "x" } }), [
         {
           path: "store.database",
-          message: 'unknown key; expected one of "path", "synchronous", "retentionDays"',
+          message:
+            'unknown key; expected one of "path", "synchronous", "url", "leaseSec", "tls", "retentionDays"',
         },
       ]),
   );
@@ -531,4 +532,51 @@ Deno.test("config errors never echo a secret: values from the environment and UR
     assert.match(message, /mqtt\.url: /, "the bad key is still named");
     assert.doesNotMatch(message, /hunter2/);
   }
+});
+
+Deno.test("store.url: a PostgreSQL URL with its password from the environment; not with store.path; tls only with it", async (t) => {
+  await t.step("valid, the password expanded and never echoed", () => {
+    const config = parseConfig(
+      { store: { url: "postgres://mandrill:${PGPW}@db.example:5432/mandrill", leaseSec: 5 } },
+      { env: { PGPW: "s3cret" } },
+    );
+    assert.equal(config.store.url, "postgres://mandrill:s3cret@db.example:5432/mandrill");
+    assert.equal(config.store.leaseSec, 5);
+    assert.equal(
+      parseConfig({ store: { url: "postgresql://db/m", tls: {} } }).store.tls?.rejectUnauthorized,
+      true,
+    );
+  });
+  await t.step(
+    "not a PostgreSQL URL",
+    () =>
+      assertIssues(() => parseConfig({ store: { url: "mysql://db/m" } }), [{
+        path: "store.url",
+        message:
+          'expected a PostgreSQL URL such as postgres://mandrill@db.example:5432/mandrill, got "mysql://db/m"',
+      }]),
+  );
+  await t.step(
+    "both store.path and store.url",
+    () =>
+      assertIssues(() => parseConfig({ store: { path: "m.db", url: "postgres://db/m" } }), [{
+        path: "store.url",
+        message:
+          "set store.path (SQLite, one instance) or store.url (PostgreSQL, shared), not both",
+      }]),
+  );
+  await t.step(
+    "tls without store.url",
+    () =>
+      assertIssues(() => parseConfig({ store: { tls: {} } }), [
+        { path: "store.tls", message: "is only used with store.url" },
+      ]),
+  );
+  await t.step("a bad URL's password from the environment is not echoed", () => {
+    const err = configErrorOf(() =>
+      parseConfig({ store: { url: "${U}" } }, { env: { U: "mysql://u:hunter2@db/m" } })
+    );
+    assert.match(err.message, /store\.url/);
+    assert.doesNotMatch(err.message, /hunter2/);
+  });
 });
