@@ -13,6 +13,7 @@ import { DEV_USAGE, devCommand } from "./src/cli/dev.ts";
 import { PAUSE_USAGE, pauseCommand, RESUME_USAGE, resumeCommand } from "./src/cli/control.ts";
 import { VERSION } from "./src/version.ts";
 import { KEYGEN_USAGE, keygenCommand } from "./src/cli/keygen.ts";
+import { STORE_USAGE, storeCommand } from "./src/cli/store.ts";
 
 /** One `mandrill <name>` command. */
 export interface Command {
@@ -56,6 +57,11 @@ const COMMANDS: Record<string, Command> = {
     summary: "Write the key pair that signs agent commands and control",
     usage: KEYGEN_USAGE,
     run: keygenCommand,
+  },
+  store: {
+    summary: "Move an SQLite store to PostgreSQL (store migrate)",
+    usage: STORE_USAGE,
+    run: storeCommand,
   },
   config: configCommand,
   version: {
