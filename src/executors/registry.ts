@@ -66,7 +66,14 @@ export class ExecutorRegistry implements Disposable {
       const base = { name, type: c.type, recovery: c.recovery, timeoutSec: c.timeoutSec };
       const override = this.#o.overrides?.get(name);
       if (override) {
-        entries.set(name, { ...base, executor: override, healthCheck });
+        // A test double of an ssh executor may bring its own boot-id probe.
+        const probe = (override as Partial<Pick<SshExecutor, "probeBootId">>).probeBootId;
+        entries.set(name, {
+          ...base,
+          executor: override,
+          healthCheck,
+          ...(c.type === "ssh" && probe ? { probe: probe.bind(override) } : {}),
+        });
         continue;
       }
       switch (c.type) {

@@ -218,11 +218,12 @@ export class Restarts implements AsyncDisposable {
     };
     let bootIdBefore = entry.type === "agent" ? this.#o.fleet.get(row.host)?.bootId : undefined;
     if (entry.recovery === "boot" && entry.probe !== undefined) {
-      // Its own short limit, taken out of the executor's: never stretches timeoutSec.
+      // Its own short limit — waiting for a probe slot included — taken out
+      // of the executor's: never stretches timeoutSec, never eats all of it.
       const limitMs = entry.timeoutSec * 1000;
       const probeMs = Math.min(this.#o.config().recovery.probeTimeoutSec * 1000, limitMs / 2);
       const t0 = this.#o.clock.now();
-      const r = await this.#probe(entry, { ...req, timeoutMs: probeMs }, signal, true);
+      const r = await this.#probe(entry, req, signal, { priority: true, withinMs: probeMs });
       if (r.kind === "ok") bootIdBefore = r.bootId;
       else {
         log("recovery").warn("Cannot read the boot id of {host} before restarting: {detail}", {
@@ -237,18 +238,39 @@ export class Restarts implements AsyncDisposable {
     return { outcome, bootIdBefore };
   }
 
+  /** One probe in the shared pool; with `withinMs`, the wait for a slot and the probe together. */
   async #probe(
     entry: ExecutorEntry,
     req: ExecuteRequest,
     signal: AbortSignal,
-    priority = false,
+    options: { priority?: boolean; withinMs?: number } = {},
   ): Promise<ProbeOutcome> {
+    const { priority = false, withinMs } = options;
+    const t0 = this.#o.clock.now();
+    const waiting = withinMs === undefined
+      ? signal
+      : AbortSignal.any([signal, AbortSignal.timeout(withinMs)]);
+    let permit: Disposable;
     try {
-      using _permit = await this.#o.probes.acquire({ signal, priority });
-      const r = await entry.probe!(req, signal);
+      permit = await this.#o.probes.acquire({ signal: waiting, priority });
+    } catch (err) {
+      if (signal.aborted) return { kind: "failed", detail: errorMessage(err) };
+      return {
+        kind: "failed",
+        detail:
+          `no probe slot within ${withinMs} ms (recovery.maxProbes ${this.#o.config().recovery.maxProbes} busy)`,
+      };
+    }
+    try {
+      const left = withinMs === undefined
+        ? req.timeoutMs
+        : Math.max(1, withinMs - (this.#o.clock.now() - t0));
+      const r = await entry.probe!({ ...req, timeoutMs: left }, signal);
       return r.kind === "ok" ? r : { kind: "failed", detail: `${r.kind}: ${r.detail}` };
     } catch (err) {
       return { kind: "failed", detail: errorMessage(err) };
+    } finally {
+      permit[Symbol.dispose]();
     }
   }
 

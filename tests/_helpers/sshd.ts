@@ -24,6 +24,17 @@ export interface SshdOptions {
   sshdPath?: string;
   /** How long to wait for sshd to accept connections. Default: 10000 ms. */
   startTimeoutMs?: number;
+  /**
+   * Loopback addresses to answer on besides 127.0.0.1 (e.g. one per test host,
+   * so a forced command tells them apart by `SSH_CONNECTION`), all trusted in
+   * the known_hosts file. sshd listens on at most 16 sockets, so with these it
+   * listens on 0.0.0.0 and lets only loopback clients log in. Default: none.
+   */
+  extraAddresses?: string[];
+  /** Runs this program for every session of the authorized key (`command="..."`). Default: none. */
+  forcedCommand?: string;
+  /** More sshd_config lines (e.g. `MaxStartups 500`). Default: none. */
+  extraConfig?: string[];
 }
 
 /** A running test sshd; dispose it to stop it and remove its files. */
@@ -64,30 +75,37 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
   }
   const dir = await Deno.makeTempDir({ prefix: "mandrill-sshd-" });
   try {
-    return await launch(dir, sshdPath, options.startTimeoutMs ?? 10_000);
+    return await launch(dir, sshdPath, options.startTimeoutMs ?? 10_000, options);
   } catch (error) {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw error;
   }
 }
 
-async function launch(dir: string, sshdPath: string, startTimeoutMs: number): Promise<TestSshd> {
+async function launch(
+  dir: string,
+  sshdPath: string,
+  startTimeoutMs: number,
+  options: SshdOptions,
+): Promise<TestSshd> {
   const user = (await output("id", ["-un"])).trim();
   const hostKey = `${dir}/host_ed25519`;
   const identityFile = `${dir}/user_ed25519`;
   await keygen(hostKey);
   await keygen(identityFile);
+  const forced = options.forcedCommand ? `command="${options.forcedCommand}" ` : "";
   await Deno.writeTextFile(
     `${dir}/authorized_keys`,
-    await Deno.readTextFile(`${identityFile}.pub`),
+    forced + await Deno.readTextFile(`${identityFile}.pub`),
   );
   // Privilege separation directory sshd insists on when started as root.
   if (Deno.uid() === 0) await Deno.mkdir("/run/sshd", { recursive: true, mode: 0o755 });
 
   const port = freePort();
+  const addresses = ["127.0.0.1", ...(options.extraAddresses ?? [])];
+  const loopbackOnly = addresses.length > 1;
   const config = [
-    "ListenAddress 127.0.0.1",
-    `Port ${port}`,
+    `ListenAddress ${loopbackOnly ? "0.0.0.0" : "127.0.0.1"}:${port}`,
     `HostKey ${hostKey}`,
     `AuthorizedKeysFile ${dir}/authorized_keys`,
     `PidFile ${dir}/sshd.pid`,
@@ -97,14 +115,21 @@ async function launch(dir: string, sshdPath: string, startTimeoutMs: number): Pr
     "KbdInteractiveAuthentication no",
     "PubkeyAuthentication yes",
     "PermitRootLogin prohibit-password",
-    `AllowUsers ${user}`,
+    `AllowUsers ${loopbackOnly ? `${user}@127.*` : user}`,
     "LogLevel VERBOSE",
+    // Sessions do not run the test user's shell rc files (a pyenv init in
+    // root's .bashrc serialised concurrent sessions on its lock for seconds).
+    `SetEnv HOME=${dir}`,
+    ...(options.extraConfig ?? []),
     "",
   ].join("\n");
   await Deno.writeTextFile(`${dir}/sshd_config`, config);
   const [keyType, keyData] = (await Deno.readTextFile(`${hostKey}.pub`)).trim().split(/\s+/);
   const knownHostsFile = `${dir}/known_hosts`;
-  await Deno.writeTextFile(knownHostsFile, `[127.0.0.1]:${port} ${keyType} ${keyData}\n`);
+  await Deno.writeTextFile(
+    knownHostsFile,
+    addresses.map((a) => `[${a}]:${port} ${keyType} ${keyData}\n`).join(""),
+  );
 
   const child = new Deno.Command(sshdPath, {
     args: ["-D", "-e", "-f", `${dir}/sshd_config`],

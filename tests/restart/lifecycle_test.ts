@@ -182,3 +182,42 @@ Deno.test("restarts: a timeout leaves the host's state unknown: it is held until
   assert.deepEqual(h.events.phase("recovered"), [], "no recovered event after a failed restart");
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("restarts: waiting for a probe slot before an SSH restart is bounded by probeTimeoutSec, never eating the restart's timeoutSec", async () => {
+  // One probe slot; every boot-id probe takes its whole time limit (a host that never answers).
+  const probeLimits: number[] = [];
+  const fake = Object.assign(new FakeExecutor(), {
+    async probeBootId(req: { timeoutMs?: number }) {
+      probeLimits.push(req.timeoutMs ?? Infinity);
+      await new Promise((r) => setTimeout(r, req.timeoutMs));
+      return { kind: "timeout" as const, detail: "no answer" };
+    },
+  });
+  await using c = core({
+    config: {
+      executors: {
+        ssh: {
+          type: "ssh" as const,
+          user: "root",
+          command: ["true"],
+          timeoutSec: 4,
+        },
+      },
+      hosts: hostsConfig(3, { executor: "ssh" }),
+      policy: { minIntervalSec: 0, maxPerHour: 10_000, maxUnavailable: 3 },
+      recovery: { maxProbes: 1, probeTimeoutSec: 0.5 },
+    },
+    executors: { ssh: fake },
+    clock: { now: () => Date.now() },
+  });
+  for (let i = 0; i < 3; i++) c.submit(`r-${i}`, `web-${i}`);
+  await waitFor(() => fake.calls.length === 3, { what: "three restarts", timeoutMs: 10_000 });
+  // Each got the executor's 4 s less at most the 0.5 s probe window (queueing for the slot included).
+  for (const call of fake.calls) {
+    assert.ok(
+      (call.req.timeoutMs ?? 0) >= 3_400,
+      `${call.req.host}'s restart got ${call.req.timeoutMs} ms of its 4,000`,
+    );
+  }
+  assert.ok(probeLimits.every((ms) => ms <= 500), `probe limits ${probeLimits}`);
+});
