@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { AgentCommand } from "../../src/contract/messages.ts";
+import { SimulatedFleet } from "../../src/dev/sim_fleet.ts";
 import { CommandSigner } from "../../src/security/mod.ts";
 import { writeTestConfig } from "../_helpers/config.ts";
 import { FakeHost } from "../_helpers/fake_host.ts";
@@ -13,7 +14,7 @@ import { testKeys } from "../_helpers/keys.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
-import { waitFor } from "../_helpers/wait.ts";
+import { freePort, waitFor } from "../_helpers/wait.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -151,5 +152,65 @@ Deno.test("trust: a forged retained resume never lifts a signed pause, not even 
     assert.equal((await ended("r-3")).phase, "started");
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("trust: results count only for a command outstanding for that host — a forged one with a made-up id, or on another host's topic, changes nothing", async () => {
+  await using broker = await Mosquitto.start();
+  const dir = await Deno.makeTempDir({ prefix: "mandrill-trust-results-" });
+  const keys = await testKeys(dir);
+  await using fleet = await SimulatedFleet.start({
+    url: broker.url,
+    hosts: ["h1", "h2"],
+    dir: `${dir}/fleet`,
+    heartbeatSec: 0.2,
+    rebootSec: [0.5, 0.5],
+    commandSec: 3, // the real answer takes a while: the forger has time
+    agent: { security: { controllerKeyFile: keys.pubFile } },
+  });
+  const port = freePort();
+  const file = await writeTestConfig(dir, broker.url, {
+    http: { listen: `127.0.0.1:${port}` },
+    executors: { agent: { type: "agent", timeoutSec: 20, staleSec: 3 } },
+    security: { commandKeyFile: keys.keyFile },
+    hosts: { h1: { executor: "agent" }, h2: { executor: "agent" } },
+    policy: { minIntervalSec: 0 },
+    recovery: { probeIntervalSec: 0.2, timeoutSec: 30 },
+  });
+  await using events = await EventCollector.start(broker.url);
+  await using run = MandrillProcess.start(["run", "--config", file]);
+  try {
+    await run.waitForLine(/Kill switch: \W*running/, { timeoutMs: 30_000 });
+    await using forger = await connectClient(broker.url);
+    await waitFor(async () => {
+      const status = await (await fetch(`http://127.0.0.1:${port}/api/status`)).json();
+      const hosts = status.groups.flatMap((g: { hosts: { state: string }[] }) => g.hosts);
+      return hosts.length === 2 && hosts.every((h: { state: string }) => h.state === "up");
+    }, { what: "mandrill hearing both agents" });
+    await publishAll(forger, "mandrill/restart", [JSON.stringify({ id: "r-1", host: "h1" })]);
+    await waitFor(() => events.phase("started").some((e) => e.id === "r-1"), {
+      what: "r-1 started",
+    });
+    // While the real agent works on r-1: a result with an id nobody sent, and r-1's on h2's topic.
+    await publishAll(forger, "mandrill/agents/h1/results", [
+      JSON.stringify({ id: "made-up-7", ok: true, detail: "forged" }),
+    ]);
+    await publishAll(forger, "mandrill/agents/h2/results", [
+      JSON.stringify({ id: "r-1", ok: false, detail: "forged failure" }),
+    ]);
+    await run.waitForLine(/Result for \W*r-1\W* came from \W*h2\W*, but it was sent to \W*h1/, {
+      timeoutMs: 5_000,
+    });
+    const end = await waitFor(
+      () => events.events.find((e) => e.id === "r-1" && ["succeeded", "failed"].includes(e.phase)),
+      { what: "r-1 to end", timeoutMs: 30_000 },
+    );
+    assert.equal(end.phase, "succeeded", end.detail ?? "");
+    assert.doesNotMatch(end.detail ?? "", /forged/);
+    assert.equal(fleet.get("h1").restarts.length, 1);
+    assert.equal(events.events.filter((e) => e.id === "made-up-7").length, 0);
+    assert.equal(events.events.filter((e) => e.id === "r-1" && e.phase === "succeeded").length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
