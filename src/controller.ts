@@ -282,7 +282,6 @@ export class Controller implements AsyncDisposable {
       hooks: {
         onPhase: (phase, info) => options.metrics?.onPhase(phase, info),
         onRecovered: (ms) => options.metrics?.onRecovered(ms),
-        onHistoryError: (err) => options.metrics?.onHistoryError(err),
         onFatal: (err) => options.onFatal?.("store failure", err),
       },
     });

@@ -91,6 +91,7 @@ export async function runService(config: Config, options: ServiceOptions): Promi
     },
     waiting: () => controller.dispatcher.waitingCounts(),
     unavailable: () => controller.budget.unavailable(),
+    storeWritable: () => controller.store.isOpen && controller.store.problem === undefined,
   });
   using _feeding = controller.onStatusChange(() => feed.changed());
   const onRejection = (e: PromiseRejectionEvent) => {

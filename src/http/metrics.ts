@@ -59,6 +59,8 @@ export interface MetricsSources {
   fleetHosts?: () => number;
   /** Hosts whose agent is online. */
   fleetOnline?: () => number;
+  /** Whether the store takes writes now (`false` while a commit fails: a full disk, PostgreSQL unreachable). */
+  storeWritable?: () => boolean;
   /** Requests waiting for the unavailability budget, by why. */
   waiting?: () => Record<WaitCode | "store", number>;
   /** Unavailable hosts, each with why. */
@@ -91,7 +93,6 @@ export class Metrics {
   readonly #duration: Histogram<"executor">;
   readonly #recovery: Histogram;
   readonly #deadletters: Counter;
-  readonly #historyErrors: Counter;
   readonly #unhandled: Counter;
   readonly #reloads: Counter<"result">;
   readonly #breakerTrips: Counter;
@@ -157,11 +158,14 @@ export class Metrics {
     this.#gauge(`${p}event_loop_lag_seconds`, "Recent worst event-loop lag.", () => {
       return this.#read("eventLoopLagSeconds", () => this.#sources.eventLoopLagSeconds?.());
     });
-    this.#historyErrors = new Counter({
-      name: `${p}history_save_errors_total`,
-      help: "Failures to save restart history.",
-      registers,
-    });
+    this.#gauge(
+      `${p}store_writable`,
+      "1 while the store takes writes, 0 while its commits fail (nothing is acknowledged or started meanwhile).",
+      () => {
+        const ok = this.#read("storeWritable", () => this.#sources.storeWritable?.());
+        return ok === undefined ? undefined : ok ? 1 : 0;
+      },
+    );
     this.#unhandled = new Counter({
       name: `${p}unhandled_errors_total`,
       help: "Errors caught by the last-resort handler.",
@@ -281,11 +285,6 @@ export class Metrics {
   /** Records how long a host took to come back, in ms since its restart started. */
   onRecovered(ms: number): void {
     if (Number.isFinite(ms)) this.#recovery.observe(Math.max(0, ms) / 1000);
-  }
-
-  /** Counts a failure to save history; fits the dispatcher's `onHistoryError`. */
-  onHistoryError(_err?: unknown): void {
-    this.#historyErrors.inc();
   }
 
   /** Counts an error caught by the last-resort handler. */

@@ -40,8 +40,6 @@ export interface RestartHooks {
   onPhase?(phase: Phase, info: PhaseInfo): void;
   /** A host came back, `ms` after its restart started. */
   onRecovered?(ms: number): void;
-  /** Saving history failed. */
-  onHistoryError?(err: unknown): void;
   /** A start that could not be committed, or a failed group commit: the service stops. */
   onFatal?(err: unknown): void;
 }

@@ -90,7 +90,6 @@ Deno.test("Metrics counts a sequence of intake results and phases", async () => 
   m.onPhase("interrupted", { host: "web-5" });
   m.onPhase("recovered", { host: "web-1" });
   m.onRecovered(42_000);
-  m.onHistoryError(new Error("disk full"));
   m.onUnhandled();
   m.onReload(true);
   m.onReload(false);
@@ -133,7 +132,6 @@ Deno.test("Metrics counts a sequence of intake results and phases", async () => 
 
   assert.equal(value(fams, "mandrill_inflight"), 0);
   assert.equal(value(fams, "mandrill_deadletters_total"), 1);
-  assert.equal(value(fams, "mandrill_history_save_errors_total"), 1);
   assert.equal(value(fams, "mandrill_unhandled_errors_total"), 1);
   assert.equal(value(fams, "mandrill_config_reloads_total", { result: "ok" }), 1);
   assert.equal(value(fams, "mandrill_config_reloads_total", { result: "error" }), 2);
@@ -157,8 +155,17 @@ Deno.test("Metrics reads live gauges through callbacks at scrape time", async (t
     assert.equal(value(fams, "mandrill_mqtt_connected"), 0);
   });
   await t.step("bindSources() adds sources later, inflight included", async () => {
-    m.bindSources({ eventLoopLagSeconds: () => 0.25, inflight: () => 7 });
-    const fams = await scrape(m);
+    let writable = true;
+    m.bindSources({
+      eventLoopLagSeconds: () => 0.25,
+      inflight: () => 7,
+      storeWritable: () => writable,
+    });
+    let fams = await scrape(m);
+    assert.equal(value(fams, "mandrill_store_writable"), 1);
+    writable = false;
+    fams = await scrape(m);
+    assert.equal(value(fams, "mandrill_store_writable"), 0);
     assert.equal(value(fams, "mandrill_event_loop_lag_seconds"), 0.25);
     assert.equal(value(fams, "mandrill_inflight"), 7);
     assert.equal(value(fams, "mandrill_inbox_pending"), 0);

@@ -75,7 +75,6 @@ export function core(options: CoreOptions) {
     },
   });
   const fatal: unknown[] = [];
-  const historyErrors: unknown[] = [];
   const restarts = new Restarts({
     store,
     events,
@@ -91,7 +90,6 @@ export function core(options: CoreOptions) {
     hooks: {
       onPhase: (phase, info) => options.onPhase?.(phase, info),
       onFatal: (err) => fatal.push(err),
-      onHistoryError: (err) => historyErrors.push(err),
     },
   });
   const dispatcher = new Dispatcher({
@@ -126,7 +124,6 @@ export function core(options: CoreOptions) {
     dispatcher,
     trips,
     fatal,
-    historyErrors,
     running,
     /** Resolves once what a previous run left is picked up again (before any dispatching). */
     resumed,
