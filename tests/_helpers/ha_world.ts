@@ -22,6 +22,8 @@ export interface HaWorldOptions {
   agentHosts?: Record<string, string>;
   /** Hosts restarted by a recording command (`sh -c 'echo ...'`): name → group. Default: none. */
   commandHosts?: Record<string, string | undefined>;
+  /** Hosts whose restart command fails (exit 1). Default: none. */
+  failingHosts?: string[];
   /** A simulated reboot takes between these many seconds. Default: [1, 1]. */
   rebootSec?: [number, number];
   /** The config's `policy`. Default: `{ minIntervalSec: 0 }`. */
@@ -30,6 +32,8 @@ export interface HaWorldOptions {
   leaseSec?: number;
   /** More config sections (chaos, ...). */
   extra?: Record<string, unknown>;
+  /** `mqtt.sharedGroup` of every instance; null: none (each receives every request). Default: "mandrill". */
+  sharedGroup?: string | null;
 }
 
 /** The instances, their store, broker and hosts; dispose to stop them all. */
@@ -92,6 +96,7 @@ export class HaWorld implements AsyncDisposable {
       ...Object.fromEntries(
         Object.entries(o.agentHosts ?? {}).map(([h, group]) => [h, { executor: "agent", group }]),
       ),
+      ...Object.fromEntries((o.failingHosts ?? []).map((h) => [h, { executor: "fail" }])),
       ...Object.fromEntries(
         Object.entries(o.commandHosts ?? {}).map((
           [h, group],
@@ -105,7 +110,9 @@ export class HaWorld implements AsyncDisposable {
       ports.push(port);
       files.push(
         await writeTestConfig(dir, broker.url, {
-          mqtt: { clientId: `mandrill-${i}`, sharedGroup: "mandrill" },
+          mqtt: o.sharedGroup === null
+            ? { clientId: `mandrill-${i}` }
+            : { clientId: `mandrill-${i}`, sharedGroup: o.sharedGroup ?? "mandrill" },
           store: { url, leaseSec: o.leaseSec ?? 2 },
           http: { listen: `127.0.0.1:${port}` },
           executors: {
@@ -115,6 +122,7 @@ export class HaWorld implements AsyncDisposable {
               argv: recordingArgv(`${dir}/executed.txt`),
               timeoutSec: 10,
             },
+            fail: { type: "command", argv: ["sh", "-c", "exit 1", "sh"], timeoutSec: 10 },
           },
           security: { commandKeyFile: keys.keyFile },
           hosts,

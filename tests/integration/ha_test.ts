@@ -225,3 +225,61 @@ Deno.test("ha: one chaos group across three instances — one restart per schedu
   const executions = (await w.executions()).filter(([, id]) => id.startsWith("chaos-"));
   assert.ok(executions.length <= rows.length);
 });
+
+Deno.test("ha: two instances on one store without a shared group — the later one says so at ERROR, and a request both receive runs once", async () => {
+  await using w = await HaWorld.start({
+    instances: 2,
+    sharedGroup: null,
+    commandHosts: { "web-1": undefined },
+  });
+  const warned = await waitFor(
+    () =>
+      w.runs.some((r) =>
+        r!.lines.some((l) => /outside this instance's shared subscription group/.test(l))
+      ),
+    { what: "the ERROR about the other instance", timeoutMs: 10_000 },
+  );
+  assert.ok(warned);
+  const line = w.runs.flatMap((r) => r!.lines).find((l) =>
+    /outside this instance's shared subscription group/.test(l)
+  )!;
+  assert.equal(JSON.parse(line).level, "ERROR");
+  assert.match(line, /mandrill-[01]/);
+  await w.request([["once-1", "web-1"]]);
+  await w.allDone(["once-1"]);
+  // Both instances got it; the second found the id already stored.
+  await waitFor(
+    () => w.events.events.filter((e) => e.id === "once-1" && e.phase === "received").length >= 1,
+    {
+      what: "received",
+    },
+  );
+  assert.deepEqual(await w.executions(), [["web-1", "once-1"]]);
+  assert.equal((await w.inbox()).get("once-1")?.outcome, "succeeded");
+});
+
+Deno.test("ha: the breaker counts every instance's failures — one failed restart on each of two instances trips it (failures: 2)", async () => {
+  await using w = await HaWorld.start({
+    instances: 2,
+    failingHosts: ["f-1", "f-2"],
+    commandHosts: { "web-1": undefined },
+    policy: { minIntervalSec: 0, breaker: { failures: 2, withinSec: 3600 } },
+  });
+  await w.request([["f-a", "f-1"]]);
+  await w.allDone(["f-a"]);
+  await w.request([["f-b", "f-2"]]);
+  await w.allDone(["f-b"]);
+  const [a, b] = await w.sql`SELECT split_part(claimed_by, '#', 1) AS i FROM inbox ORDER BY seq`;
+  assert.notEqual(a!.i, b!.i, "both failures went through one instance: the test proves nothing");
+  await waitFor(
+    () => w.runs.some((r) => r!.lines.some((l) => /Breaker tripped/.test(l))),
+    { what: "the breaker to trip", timeoutMs: 10_000 },
+  );
+  // Paused everywhere: a later request is skipped as paused, nothing runs.
+  await w.request([["after-1", "web-1"]]);
+  await w.allDone(["after-1"]);
+  const [row] = await w.sql`SELECT outcome, detail FROM inbox WHERE id = 'after-1'`;
+  assert.equal(row!.outcome, "skipped");
+  assert.match(String(row!.detail), /paused.*breaker: 2 restarts failed/);
+  assert.deepEqual(await w.executions(), []);
+});
