@@ -4,8 +4,8 @@
  * reboot), and every "never more than N down" measured from the hosts' side.
  */
 import assert from "node:assert/strict";
+import { peakDown } from "../_helpers/spans.ts";
 import { SimulatedFleet } from "../../src/dev/sim_fleet.ts";
-import type { DownSpan } from "../../src/dev/sim_host.ts";
 import { writeTestConfig } from "../_helpers/config.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
@@ -24,16 +24,6 @@ async function unavailable(port: number): Promise<number> {
     (n: number, m: { value: string }) => n + Number(m.value),
     0,
   );
-}
-
-/** Most hosts down at once across `spans` (an open span lasts until now). */
-function peakDown(spans: DownSpan[]): number {
-  const edges = spans.flatMap((s) => [[s.from, 1], [s.to ?? Infinity, -1]] as const)
-    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let down = 0;
-  let peak = 0;
-  for (const [, d] of edges) peak = Math.max(peak, down += d);
-  return peak;
 }
 
 /** Waits for a log line of `run` whose message matches `re`. */

@@ -5,19 +5,9 @@
  * The limits are the fleet's, and an instance that dies loses nothing.
  */
 import assert from "node:assert/strict";
-import type { DownSpan } from "../../src/dev/sim_host.ts";
+import { peakDown } from "../_helpers/spans.ts";
 import { HaWorld } from "../_helpers/ha_world.ts";
 import { waitFor } from "../_helpers/wait.ts";
-
-/** Most hosts down at once across `spans` (an open span lasts until now). */
-function peakDown(spans: DownSpan[]): number {
-  const edges = spans.flatMap((s) => [[s.from, 1], [s.to ?? Infinity, -1]] as const)
-    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let down = 0;
-  let peak = 0;
-  for (const [, d] of edges) peak = Math.max(peak, down += d);
-  return peak;
-}
 
 /** Which instances accepted the requests (their claims, by instance). */
 async function acceptedBy(w: HaWorld): Promise<Set<string>> {

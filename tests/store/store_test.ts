@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { type InboxRow, type OutageRow, SqliteStore } from "../../src/store/mod.ts";
+import { type InboxRow, SqliteStore } from "../../src/store/mod.ts";
 import { waitFor } from "../_helpers/wait.ts";
+import { startRequestOf } from "../_helpers/store.ts";
 
 const req = (id: string, host = "web-1") => ({ id, host });
 const allow = () => ({ kind: "allow" as const });
@@ -13,30 +14,7 @@ function insert(store: SqliteStore, ids: string[], now = 1): Map<string, InboxRo
 }
 
 function start(row: InboxRow, now = 10) {
-  const outage: OutageRow = {
-    host: row.host,
-    id: row.id,
-    state: "restarting",
-    executor: "x",
-    startedAt: now,
-    bootIdBefore: null,
-    since: now,
-    interrupted: false,
-    detail: null,
-  };
-  return {
-    row,
-    outage,
-    now,
-    history: {
-      id: row.id,
-      host: row.host,
-      executor: "x",
-      requestedBy: null,
-      reason: null,
-      startedAt: now,
-    },
-  };
+  return startRequestOf(row, { executor: "x", now });
 }
 
 async function withDir(fn: (dir: string) => void | Promise<void>): Promise<void> {
