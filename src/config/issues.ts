@@ -80,7 +80,12 @@ export class IssueCollector {
       if (issue.code === "unrecognized_keys") {
         const known = (issue.input && this.#knownKeys.get(issue.input)) ?? [];
         for (const key of issue.keys) {
-          out.push({ path: [...issue.path, key], message: `unknown key${suggestion(key, known)}` });
+          const path = [...issue.path, key];
+          const renamed = RENAMED_KEYS[path.join(".")];
+          out.push({
+            path,
+            message: renamed ?? `unknown key${suggestion(key, known)}`,
+          });
         }
         continue;
       }
@@ -89,6 +94,14 @@ export class IssueCollector {
     return out;
   }
 }
+
+/** Keys of earlier versions, by path: what they became and why. */
+const RENAMED_KEYS: Readonly<Record<string, string>> = {
+  "policy.maxConcurrent":
+    'renamed to "maxUnavailable": the limit counts hosts that are down (restarting, coming back, not back, agent offline), not commands that run',
+  "policy.maxConcurrentPerGroup":
+    'renamed to "maxUnavailablePerGroup": the limit counts hosts of the group that are down, not commands that run; an integer or a share such as "25%"',
+};
 
 /** Converts a path-segment issue to the public form. */
 export function toConfigIssue(issue: PathIssue): ConfigIssue {

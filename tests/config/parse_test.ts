@@ -580,3 +580,17 @@ Deno.test("store.url: a PostgreSQL URL with its password from the environment; n
     assert.doesNotMatch(err.message, /hunter2/);
   });
 });
+
+Deno.test("an old key says exactly what it was renamed to", () =>
+  assertIssues(() => parseConfig({ policy: { maxConcurrent: 3, maxConcurrentPerGroup: 1 } }), [
+    {
+      path: "policy.maxConcurrent",
+      message:
+        'renamed to "maxUnavailable": the limit counts hosts that are down (restarting, coming back, not back, agent offline), not commands that run',
+    },
+    {
+      path: "policy.maxConcurrentPerGroup",
+      message:
+        'renamed to "maxUnavailablePerGroup": the limit counts hosts of the group that are down, not commands that run; an integer or a share such as "25%"',
+    },
+  ]));
