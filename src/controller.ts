@@ -7,22 +7,13 @@
  * events), close the store.
  * @module
  */
-import { delay, Semaphore } from "./async/mod.ts";
-import {
-  ChaosScheduler,
-  type ControlMessage,
-  controlMessageSchema,
-  KillSwitch,
-  publishControl,
-  routeKillSwitch,
-  syncMarkerPayload,
-} from "./chaos/mod.ts";
-import { CommandSigner, type SignatureVerifier } from "./security/mod.ts";
-import { EXIT, StartupError } from "./errors.ts";
+import { Semaphore } from "./async/mod.ts";
+import { ChaosScheduler, KillSwitch, publishControl, routeKillSwitch } from "./chaos/mod.ts";
+import type { CommandSigner } from "./security/mod.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config/mod.ts";
 import { type Topics, topics } from "./contract/topics.ts";
-import { syncMarkerPayload as restartSyncPayload, type SyncWaiters } from "./contract/sync.ts";
+import type { SyncWaiters } from "./contract/sync.ts";
 import { ExecutorRegistry } from "./executors/registry.ts";
 import type { Executor } from "./executors/types.ts";
 import { FleetView, routeFleet } from "./fleet/mod.ts";
@@ -32,8 +23,9 @@ import { MqttConnection, type MqttSettings, NotNowError } from "./mqtt/connectio
 import { Dispatcher } from "./pipeline/dispatcher.ts";
 import { type EventSink, teeSinks } from "./pipeline/events.ts";
 import { mqttEventSink } from "./pipeline/mqtt_sink.ts";
-import { Breaker, type BreakerFailure } from "./restart/breaker.ts";
-import { announce, runSharedSync } from "./restart/shared.ts";
+import { Breaker } from "./restart/breaker.ts";
+import { announce, chaosTurns, runSharedSync } from "./restart/shared.ts";
+import { learnKillSwitch, watchDelivery } from "./controller_broker.ts";
 import { UnavailabilityBudget } from "./restart/budget.ts";
 import { fleetFacts } from "./restart/facts.ts";
 import { RestartLedger } from "./restart/ledger.ts";
@@ -43,6 +35,13 @@ import { openStore, type Store } from "./store/mod.ts";
 import type { Metrics } from "./http/metrics.ts";
 import { buildStatus, type Status } from "./status/model.ts";
 import { VERSION } from "./version.ts";
+import {
+  BREAKER_RESET_KEY,
+  CONTROL_KEY,
+  filtersKey,
+  readSeeds,
+  type Seeds,
+} from "./controller_seeds.ts";
 import { redactUrl } from "./url.ts";
 
 /** Options of {@linkcode Controller.start}. */
@@ -73,85 +72,10 @@ export function mqttSettings(config: Config): MqttSettings {
 const CHECKPOINT_MS = 100;
 /** Old rows are pruned once an hour. */
 const PRUNE_EVERY_TICKS = 3_600_000 / CHECKPOINT_MS;
-/** Where the time of the last kill switch release is kept (the breaker forgets failures before it). */
-const BREAKER_RESET_KEY = "breaker.resetAt";
-
-/** What the controller reads from the store before it starts: the rate limits' and the breaker's past. */
-interface _Seeds {
-  restarts: { host: string; startedAt: number }[];
-  failures: BreakerFailure[];
-  /** The last verified control message this instance accepted. */
-  control?: ControlMessage;
-  /** Signs agent commands and control (`security.commandKeyFile`), and verifies control. */
-  signer?: CommandSigner;
-  verifier?: SignatureVerifier;
-  /** The MQTT filters the last run subscribed (a kept session may still hold them). */
-  filters: string[];
-}
-
 /** What the connection calls into intake, bound once intake exists. */
 interface _Late {
   fn: () => Promise<void>;
   unrouted: (topic: string, payload: Uint8Array) => void;
-}
-
-/** Where the filters of the last run are kept (per instance on a shared store). */
-function _filtersKey(config: Config): string {
-  return config.store.url === undefined ? "mqtt.filters" : `mqtt.filters:${config.mqtt.clientId}`;
-}
-/** Where the time of a group's last chaos restart is kept (for the next holder of its turn). */
-const CHAOS_LAST_KEY = "chaos.last:";
-/** Where the last verified control message is kept (a kill switch that survives a restart). */
-const CONTROL_KEY = "control.lastVerified";
-
-async function _seeds(store: Store, config: Config, now: number): Promise<_Seeds> {
-  const restarts = await store.restartsSince(
-    now - Math.max(3_600_000, config.policy.minIntervalSec * 1000),
-  );
-  const filters = _strings(await store.metaGet(_filtersKey(config)));
-  const keys = await _keys(config);
-  const control = _control(await store.metaGet(CONTROL_KEY));
-  const breaker = config.policy.breaker;
-  if (breaker === null) return { restarts, failures: [], filters, control, ...keys };
-  // Failures within the breaker's window, after the last release of the kill switch.
-  const resetAt = Number(await store.metaGet(BREAKER_RESET_KEY) ?? 0);
-  const failures = await store.failuresSince(Math.max(now - breaker.withinSec * 1000, resetAt + 1));
-  return { restarts, failures, filters, control, ...keys };
-}
-
-async function _keys(
-  config: Config,
-): Promise<{ signer?: CommandSigner; verifier?: SignatureVerifier }> {
-  const file = config.security.commandKeyFile;
-  if (file === undefined) return {};
-  try {
-    const signer = await CommandSigner.fromFile(file);
-    return { signer, verifier: await signer.verifier() };
-  } catch (err) {
-    throw new StartupError(`security.commandKeyFile: ${errorMessage(err)}`, {
-      exitCode: EXIT.configFile,
-      cause: err,
-    });
-  }
-}
-
-function _control(json: string | undefined): ControlMessage | undefined {
-  if (json === undefined) return undefined;
-  try {
-    const parsed = controlMessageSchema.safeParse(JSON.parse(json));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function _strings(json: string | undefined): string[] {
-  try {
-    const v = JSON.parse(json ?? "[]");
-    return Array.isArray(v) ? v.filter((x) => typeof x === "string") : [];
-  } catch {
-    return [];
-  }
 }
 
 /** The running controller. Dispose (or call {@linkcode shutdown}) to stop it gracefully. */
@@ -182,7 +106,7 @@ export class Controller implements AsyncDisposable {
     parts: {
       store: Store;
       conn: MqttConnection;
-      seeds: _Seeds;
+      seeds: Seeds;
       commit: _Late;
     },
     options: ControllerOptions,
@@ -346,7 +270,7 @@ export class Controller implements AsyncDisposable {
       paused: () => this.killSwitch.paused(),
       clock,
       // A shared store: each group's schedule runs on one instance at a time.
-      ...(store.kind === "postgres" ? this.#chaosTurns(store) : {}),
+      ...(store.kind === "postgres" ? chaosTurns(store, () => this.#config) : {}),
     });
 
     // 9. Upkeep. The write-ahead log is checkpointed here, off the intake
@@ -426,27 +350,6 @@ export class Controller implements AsyncDisposable {
       });
   }
 
-  /** The chaos scheduler's turn on a shared store: one lease per group, the last pick remembered. */
-  #chaosTurns(store: Store) {
-    return {
-      turn: async (group: string) => {
-        const chaos = this.#config.chaos;
-        const ttlMs = Math.max(3 * chaos.tickSec * 1000, this.#config.store.leaseSec * 1000);
-        if (!await store.chaosTurn(group, ttlMs)) return { mine: false };
-        const last = Number(await store.metaGet(CHAOS_LAST_KEY + group) ?? NaN);
-        return { mine: true, lastChaosAt: Number.isFinite(last) ? last : undefined };
-      },
-      onSubmitted: (group: string, at: number) => {
-        Promise.resolve(store.metaSet(CHAOS_LAST_KEY + group, String(at))).catch((err) => {
-          log("chaos").warn("Cannot remember {group}'s last chaos restart: {error}", {
-            group,
-            error: errorMessage(err),
-          });
-        });
-      },
-    };
-  }
-
   /** A shared store: announce this instance, then keep in step with the others until `stop`. */
   async #shareStore(stop: AbortSignal): Promise<void> {
     if (this.store.kind !== "postgres") return;
@@ -477,13 +380,15 @@ export class Controller implements AsyncDisposable {
   async #run(): Promise<void> {
     const stop = this.#stop.signal;
     try {
-      await this.#learnKillSwitch(stop);
+      await learnKillSwitch(this.conn, this.topics, this.killSwitch, stop);
     } catch {
       if (stop.aborted) return; // shut down before the broker was reached
       throw new Error("cannot learn the kill switch state");
     }
     this.#killSwitchKnown = true;
-    this.#watchDelivery(stop);
+    if (!this.#config.mqtt.sharedGroup) {
+      watchDelivery(this.conn, this.topics.restart, this.#intakeSyncs!, this.#undelivered, stop);
+    }
     await this.restarts.resume();
     this.#rememberFilters();
     await Promise.all([
@@ -493,101 +398,16 @@ export class Controller implements AsyncDisposable {
     ]);
   }
 
-  /**
-   * Nothing is restarted before the kill switch's state is known. A pause is a
-   * retained message, which the broker delivers right after the SUBACK of its
-   * topic; so subscribe, publish a sync marker on the topic, and wait for the
-   * marker to come back: the retained state, if any, came before it.
-   */
-  async #learnKillSwitch(signal: AbortSignal): Promise<void> {
-    const logger = log("control");
-    for (let attempt = 1;; attempt++) {
-      if (!this.conn.connected) {
-        logger.info(
-          "Waiting for the broker before restarting anything: the kill switch state is unknown",
-        );
-      }
-      await this.conn.waitConnected(signal);
-      try {
-        const granted = await this.conn.client.subscribeAsync(this.topics.control, { qos: 1 });
-        if (granted.some((g) => g.qos === 128)) {
-          throw new Error(`the broker refused ${this.topics.control}`);
-        }
-        const id = crypto.randomUUID();
-        const synced = this.killSwitch.waitForSync(
-          id,
-          AbortSignal.any([signal, AbortSignal.timeout(5_000)]),
-        );
-        // Awaited below; until then a stop must not turn it into an unhandled rejection.
-        synced.catch(() => {});
-        await this.conn.publish(this.topics.control, syncMarkerPayload(id), { qos: 1 });
-        await synced;
-        break;
-      } catch (err) {
-        signal.throwIfAborted();
-        logger.warn("Cannot learn the kill switch state yet (attempt {attempt}): {error}", {
-          attempt,
-          error: errorMessage(err),
-        });
-        await delay(Math.min(5_000, 500 * attempt), { signal });
-      }
-    }
-    const paused = this.killSwitch.paused();
-    logger.info("Kill switch: {state}", {
-      state: paused ? `paused (${paused.reason ?? "no reason"})` : "running",
-    });
-  }
-
   #killSwitchKnown = false;
   /** Topics the broker does not deliver to this instance although subscribed (an ACL?), with why. */
   readonly #undelivered = new Map<string, string>();
-
-  /**
-   * Checks, now and after every reconnect, that the broker delivers
-   * `{p}/restart` to this instance: a sync marker published there must come
-   * back (an ACL that denies reading it may grant the subscription and
-   * deliver nothing). Not with a shared group: the marker goes to one
-   * instance of the group, not necessarily this one.
-   */
-  #watchDelivery(stop: AbortSignal): void {
-    if (this.#config.mqtt.sharedGroup) return;
-    const topic = this.topics.restart;
-    const check = async () => {
-      try {
-        await this.conn.waitSubscribed(stop);
-        const id = crypto.randomUUID();
-        const back = this.#intakeSyncs!.wait(
-          id,
-          AbortSignal.any([stop, AbortSignal.timeout(5_000)]),
-        );
-        back.catch(() => {}); // awaited below
-        await this.conn.publish(topic, restartSyncPayload(id), { qos: 1 });
-        await back;
-        if (this.#undelivered.delete(topic)) {
-          log("mqtt").info("The broker delivers {topic} again", { topic });
-        }
-      } catch (err) {
-        if (stop.aborted) return;
-        this.#undelivered.set(
-          topic,
-          `the broker does not deliver ${topic} to mandrill although subscribed (an ACL that denies reading it?): no request would arrive`,
-        );
-        log("mqtt").error("{problem} ({error})", {
-          problem: this.#undelivered.get(topic),
-          error: errorMessage(err),
-        });
-      }
-    };
-    void check();
-    this.conn.client.on("connect", () => void check());
-  }
 
   #intakeSyncs: SyncWaiters | undefined;
 
   /** Once subscribed, keeps the filters, so a later config can remove them from a kept session. */
   #rememberFilters(): void {
     this.conn.waitSubscribed(this.#stop.signal).then(
-      () => this.store.metaSet(_filtersKey(this.#config), JSON.stringify(this.conn.filters())),
+      () => this.store.metaSet(filtersKey(this.#config), JSON.stringify(this.conn.filters())),
     ).catch((err) => {
       if (this.#stop.signal.aborted) return;
       log("mqtt").warn("Cannot remember the subscriptions: {error}", { error: errorMessage(err) });
@@ -607,7 +427,7 @@ export class Controller implements AsyncDisposable {
   static async start(config: Config, options: ControllerOptions = {}): Promise<Controller> {
     const store = await openStore(config, { instance: config.mqtt.clientId });
     try {
-      const seeds = await _seeds(store, config, (options.clock ?? systemClock).now());
+      const seeds = await readSeeds(store, config, (options.clock ?? systemClock).now());
       // Group commit: PUBACKs wait for the inbox writes of their batch to commit.
       const commit: _Late = { fn: () => Promise.resolve(), unrouted: () => {} };
       const conn = await MqttConnection.open(mqttSettings(config), {

@@ -11,6 +11,8 @@
  */
 import { delay } from "../async/mod.ts";
 import type { Clock } from "../clock.ts";
+import type { Config } from "../config/mod.ts";
+import { CHAOS_LAST_KEY } from "../controller_seeds.ts";
 import { errorMessage, log } from "../log.ts";
 import type { InboxRow, InstanceInfo, Store } from "../store/mod.ts";
 import type { Breaker } from "./breaker.ts";
@@ -104,4 +106,32 @@ export async function runSharedSync(o: SharedSyncOptions, signal: AbortSignal): 
     }
     await delay(refreshMs, { signal }).catch(() => {});
   }
+}
+
+/**
+ * The chaos scheduler's turn on a shared store: one lease per group (for three
+ * ticks, at least `store.leaseSec`), and the time of the group's last chaos
+ * restart remembered for whoever holds the turn next.
+ */
+export function chaosTurns(store: Store, config: () => Config): {
+  turn: (group: string) => Promise<{ mine: boolean; lastChaosAt?: number }>;
+  onSubmitted: (group: string, at: number) => void;
+} {
+  return {
+    turn: async (group) => {
+      const c = config();
+      const ttlMs = Math.max(3 * c.chaos.tickSec * 1000, c.store.leaseSec * 1000);
+      if (!await store.chaosTurn(group, ttlMs)) return { mine: false };
+      const last = Number(await store.metaGet(CHAOS_LAST_KEY + group) ?? NaN);
+      return { mine: true, lastChaosAt: Number.isFinite(last) ? last : undefined };
+    },
+    onSubmitted: (group, at) => {
+      Promise.resolve(store.metaSet(CHAOS_LAST_KEY + group, String(at))).catch((err) => {
+        log("chaos").warn("Cannot remember {group}'s last chaos restart: {error}", {
+          group,
+          error: errorMessage(err),
+        });
+      });
+    },
+  };
 }
