@@ -45,7 +45,32 @@ const prettyFormatter = getTextFormatter({
   category: ".",
   value: (v) => (typeof v === "string" ? v : Deno.inspect(v, { colors: false, depth: 4 })),
 });
-const jsonFormatter = getJsonLinesFormatter({ categorySeparator: ".", properties: "flatten" });
+const jsonLines = getJsonLinesFormatter({ categorySeparator: ".", properties: "flatten" });
+
+/** A value inside a sentence: strings as they are (not quoted), others as JSON. */
+function _inSentence(v: unknown): string {
+  if (typeof v === "string") return v;
+  if (v instanceof Error) return v.message;
+  if (v === undefined || typeof v === "number" || typeof v === "bigint" || typeof v === "boolean") {
+    return String(v);
+  }
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+/**
+ * JSON lines whose message reads as a sentence: `Listening on
+ * http://127.0.0.1:9464/metrics`, not `http://"127.0.0.1":9464` (LogTape
+ * renders values as JSON). The values stay typed in their own fields.
+ */
+function jsonFormatter(record: LogRecord): string {
+  if (record.message.length === 1) return jsonLines(record);
+  const message = record.message.map((part, i) => (i % 2 === 0 ? part : _inSentence(part)));
+  return jsonLines({ ...record, message: [message.join("")] });
+}
 
 function _prettyWithContext(record: LogRecord): string {
   const line = prettyFormatter(record).trimEnd();

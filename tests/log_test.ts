@@ -36,3 +36,25 @@ Deno.test("log level from options filters lower levels; pretty format is one tex
   assert.match(lines[0]!, /shown host=db-2\n$/);
   assert.doesNotMatch(lines[0]!, /^\{/);
 });
+
+Deno.test("JSON lines: values read as part of the sentence (strings unquoted), and keep their type in their own fields", async () => {
+  const lines: string[] = [];
+  {
+    await using _ = await setupLogging({ write: (l) => lines.push(l) });
+    log("test").info("Listening on http://{addr}:{port}/metrics", {
+      addr: "127.0.0.1",
+      port: 9464,
+    });
+    log("test").info("Kill switch: paused ({reason}) {n} {ok} {list}", {
+      reason: "incident-42",
+      n: 3,
+      ok: true,
+      list: ["a", "b"],
+    });
+  }
+  const [listen, paused] = lines.map((l) => JSON.parse(l));
+  assert.equal(listen.message, "Listening on http://127.0.0.1:9464/metrics");
+  assert.equal(listen.port, 9464);
+  assert.equal(paused.message, 'Kill switch: paused (incident-42) 3 true ["a","b"]');
+  assert.equal(paused.reason, "incident-42");
+});

@@ -210,7 +210,7 @@ Deno.test("leashed chaos submits nothing but reports and logs what it would do",
   assert.equal(logged[0].level, "INFO");
   assert.equal(
     logged[0].message,
-    `Chaos (leashed) would restart "${h.leashed[0]!.host}" in group "web"`,
+    `Chaos (leashed) would restart ${h.leashed[0]!.host} in group web`,
   );
 });
 
