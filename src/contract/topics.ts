@@ -39,7 +39,10 @@ export function topics(prefix = "mandrill"): Topics {
 
 /** The host segment of an agent topic (`{p}/agents/{host}/...`), or undefined. */
 export function hostOfAgentTopic(topic: string): string | undefined {
+  // The host is the word before the leaf (a host name has no "/"), whatever
+  // it is called: a host named "agents" is `{p}/agents/agents/heartbeat`.
   const parts = topic.split("/");
-  const i = parts.lastIndexOf("agents");
-  return i >= 0 && i + 2 === parts.length - 1 ? parts[i + 1] : undefined;
+  return parts.length >= 4 && parts[parts.length - 3] === "agents"
+    ? parts[parts.length - 2]
+    : undefined;
 }

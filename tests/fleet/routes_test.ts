@@ -76,3 +76,19 @@ Deno.test("routeFleet() hands valid results to onResult with the topic's host", 
   conn.deliver("mandrill/agents/web-2/results", { id: "r-1", ok: false, detail: "nope" });
   assert.deepEqual(results, [["web-2", { id: "r-1", ok: false, detail: "nope" }]]);
 });
+
+Deno.test("routeFleet() works for hosts named like topic words (agents, heartbeat, status)", () => {
+  const { conn, fleet } = setup();
+  for (const host of ["agents", "heartbeat", "status", "mandrill"]) {
+    conn.deliver(`mandrill/agents/${host}/heartbeat`, {
+      host,
+      bootId: `b-${host}`,
+      uptimeSec: 1,
+      version: "v",
+      ts: 1,
+    });
+    assert.equal(fleet.get(host)?.bootId, `b-${host}`, host);
+    conn.deliver(`mandrill/agents/${host}/status`, { state: "offline", ts: 1 });
+    assert.equal(fleet.get(host)?.online, false, host);
+  }
+});
