@@ -3,6 +3,7 @@
  * `mandrill agent` over MQTT and waiting for the result with the same id.
  * @module
  */
+import { delay } from "../async/mod.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { isValidHost, isValidId } from "../contract/ids.ts";
 import type { AgentCommand, AgentResult } from "../contract/messages.ts";
@@ -78,6 +79,8 @@ export class AgentExecutor implements Executor {
   readonly #staleSec: number;
   readonly #clock: Clock;
   readonly #signer: CommandSigner | undefined;
+  /** When this executor (mandrill) started: agents' first heartbeats may still be on their way. */
+  readonly #startedAt: number;
   readonly #waiters = new Map<string, _Waiter>();
   readonly #recent = new Set<string>();
 
@@ -96,6 +99,7 @@ export class AgentExecutor implements Executor {
     this.#staleSec = staleSec;
     this.#clock = options.clock ?? systemClock;
     this.#signer = options.signer;
+    this.#startedAt = this.#clock.now();
   }
 
   /** Number of commands waiting for their result. */
@@ -115,7 +119,18 @@ export class AgentExecutor implements Executor {
     if (this.#waiters.has(req.id)) {
       return { kind: "rejected", detail: `a command with id ${req.id} is already in flight` };
     }
-    const unfit = this.#unfit(req.host);
+    let unfit = this.#unfit(req.host);
+    // Just started (a restart of mandrill with requests pending): an agent
+    // whose retained status says online may not have sent a heartbeat since.
+    // Its next one is due within staleSec; wait that long, not longer.
+    while (unfit !== undefined && this.#firstHeartbeatDue(req.host)) {
+      try {
+        await delay(50, { signal });
+      } catch {
+        return _aborted(req.host, signal?.reason, false);
+      }
+      unfit = this.#unfit(req.host);
+    }
     if (unfit !== undefined) return { kind: "connect", detail: unfit };
 
     // Valid for as long as we wait for it: a command we gave up on must not run later.
@@ -197,6 +212,13 @@ export class AgentExecutor implements Executor {
     }
     this.#waiters.delete(result.id);
     waiter.resolve(result);
+  }
+
+  /** True while `host` is online by its status, not heard since mandrill started, and may still be. */
+  #firstHeartbeatDue(host: string): boolean {
+    const state = this.#fleet.get(host);
+    return state !== undefined && state.online && state.lastHeartbeatAt === undefined &&
+      this.#clock.now() - this.#startedAt < this.#staleSec * 1000;
   }
 
   /** Why the agent cannot take a command now, or undefined if it can. */

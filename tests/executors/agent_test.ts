@@ -130,13 +130,33 @@ Deno.test("AgentExecutor fails fast, publishing nothing, when the agent cannot t
     });
     assert.equal(conn.published.length, 1);
   });
-  await t.step("online status but no heartbeat yet", async () => {
-    const { conn, fleet, clock, executor } = setup();
-    fleet.onStatus("web-2", { state: "online", bootId: "x", ts: 0 }, clock.now());
-    const o = await executor.execute({ id: "r-1", host: "web-2" });
-    assert.deepEqual(o, { kind: "connect", detail: "no heartbeat from web-2 yet (staleSec 90)" });
-    assert.equal(conn.published.length, 0);
-  });
+  await t.step(
+    "online status but no heartbeat yet: waits for one up to staleSec after the start",
+    async () => {
+      const { conn, fleet, clock, executor } = setup();
+      fleet.onStatus("web-2", { state: "online", bootId: "x", ts: 0 }, clock.now());
+      // Its heartbeat arrives while the command waits: it is sent.
+      const waiting = executor.execute({ id: "r-0", host: "web-2" });
+      await new Promise((r) => setTimeout(r, 120)); // the executor polls every 50 ms
+      assert.equal(conn.published.length, 0, "sent before any heartbeat");
+      fleet.onHeartbeat(
+        { host: "web-2", bootId: "x", uptimeSec: 5, version: "v", ts: 0 },
+        clock.now(),
+      );
+      await published(conn, 1);
+      executor.handleResult("web-2", { id: "r-0", ok: true });
+      assert.equal((await waiting).kind, "ok");
+      // Another host, heard of only by its status: past staleSec since the start, it fails.
+      fleet.onStatus("web-3", { state: "online", bootId: "y", ts: 0 }, clock.now());
+      const late = executor.execute({ id: "r-1", host: "web-3" });
+      clock.advance(90_000);
+      assert.deepEqual(await late, {
+        kind: "connect",
+        detail: "no heartbeat from web-3 yet (staleSec 90)",
+      });
+      assert.equal(conn.published.length, 1);
+    },
+  );
 });
 
 Deno.test("AgentExecutor rejects invalid hosts and ids and a second command with an id in flight", async () => {
