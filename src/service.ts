@@ -5,7 +5,7 @@
  * that turns any bug into a loud, graceful, non-zero exit.
  * @module
  */
-import { ConfigError, loadConfig } from "./config/mod.ts";
+import { ConfigError, describeUnreadable, loadConfig, unreadableFiles } from "./config/mod.ts";
 import type { Config } from "./config/mod.ts";
 import { Controller } from "./controller.ts";
 import { errorMessage, log } from "./log.ts";
@@ -37,6 +37,11 @@ export const EXIT_BUG = EXIT.bug;
 /** Runs the controller until a signal or a bug stops it; resolves to the exit status. */
 export async function runService(config: Config, options: ServiceOptions): Promise<number> {
   const logger = log("run");
+  // Every file the config names, before anything listens or connects.
+  const unreadable = await unreadableFiles(config);
+  if (unreadable.length > 0) {
+    throw new StartupError(describeUnreadable(unreadable), { exitCode: EXIT.configFile });
+  }
   const debug = options.debug ?? config.debug.enabled;
   using lag = new LagMonitor({ slowMs: debug ? config.debug.slowMs : Infinity }).start();
   if (debug) {

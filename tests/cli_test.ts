@@ -72,14 +72,14 @@ Deno.test("an unknown or missing command is a usage error (exit 2)", async (t) =
 
 Deno.test("mandrill config check accepts a valid file (exit 0)", async () => {
   const file = fixture("design_example.json");
-  const run = await mandrill("config", "check", file);
+  const run = await mandrill("config", "check", "--no-files", file);
   assert.equal(run.code, 0, run.stderr);
   assert.equal(run.stdout, `${file}: ok\n`);
 });
 
 Deno.test("mandrill config check --agent checks an agent config", async () => {
   const file = fixture("agent.json");
-  const run = await mandrill("config", "check", "--agent", file);
+  const run = await mandrill("config", "check", "--agent", "--no-files", file);
   assert.equal(run.code, 0, run.stderr);
   assert.equal(run.stdout, `${file}: ok\n`);
 });
@@ -164,4 +164,39 @@ Deno.test("the committed mandrill.schema.json is up to date", async () => {
     committed === run.stdout,
     "mandrill.schema.json is stale: run `deno task schema` and commit the result",
   );
+});
+
+Deno.test("mandrill config check names the files it cannot read (exit 1); run stops at start on them (exit 78) before connecting", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/m.json`;
+    await Deno.mkdir(`${dir}/a-directory`);
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({
+        mqtt: { url: "mqtts://127.0.0.1:1", tls: { caFile: `${dir}/missing-ca.pem` } },
+        store: { path: `${dir}/m.db` },
+        http: { listen: null },
+        executors: { s: { type: "ssh", identityFile: `${dir}/a-directory` } },
+        hosts: { h: { executor: "s" } },
+      }),
+    );
+    const check = await mandrill("config", "check", file);
+    assert.equal(check.code, 1);
+    assert.deepEqual(check.stderr.trimEnd().split("\n"), [
+      `${file}: mqtt.tls.caFile: cannot read ${dir}/missing-ca.pem: file not found`,
+      `${file}: executors.s.identityFile: cannot read ${dir}/a-directory: is a directory`,
+    ]);
+    const run = await mandrill("run", "--config", file);
+    assert.equal(run.code, 78);
+    const lines = run.stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1, run.stderr);
+    assert.equal(
+      JSON.parse(lines[0]!).message,
+      `Cannot start: mqtt.tls.caFile ${dir}/missing-ca.pem: file not found; executors.s.identityFile ${dir}/a-directory: is a directory`,
+    );
+    await assert.rejects(Deno.stat(`${dir}/m.db`), Deno.errors.NotFound, "the store was created");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

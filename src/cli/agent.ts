@@ -4,7 +4,8 @@
  * @module
  */
 import { Agent } from "../agent/agent.ts";
-import { loadAgentConfig } from "../config/mod.ts";
+import { describeUnreadable, loadAgentConfig, unreadableFiles } from "../config/mod.ts";
+import { EXIT } from "../errors.ts";
 import { debugRequested, loadOrReport, parseCommand } from "./_common.ts";
 import { errorMessage, log, setupLogging } from "../log.ts";
 
@@ -37,6 +38,11 @@ export async function agentCommand(args: string[]): Promise<number> {
     format: config.log.format,
   });
   const logger = log("agent");
+  const unreadable = await unreadableFiles(config);
+  if (unreadable.length > 0) {
+    logger.fatal("Cannot start the agent: {error}", { error: describeUnreadable(unreadable) });
+    return EXIT.configFile;
+  }
   let agent: Agent;
   try {
     agent = await Agent.start(config);

@@ -29,3 +29,4 @@ export { ConfigError, type ConfigErrorOptions, type ConfigIssue, formatPath } fr
 export { type EnvExpansion, expandEnv } from "./env.ts";
 export { isDuration, parseDuration } from "./duration.ts";
 export { CONFIG_SCHEMA_ID, configJsonSchema, configJsonSchemaText } from "./json_schema.ts";
+export { describeUnreadable, type UnreadableFile, unreadableFiles } from "./files.ts";
