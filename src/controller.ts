@@ -454,8 +454,12 @@ export class Controller implements AsyncDisposable {
   /** Whether the controller can take work: broker connected and store open. */
   readiness(): { ok: boolean; reasons: string[] } {
     const reasons: string[] = [];
-    if (!this.conn.connected) reasons.push("MQTT broker disconnected");
-    else if (!this.conn.subscribed) reasons.push("MQTT subscriptions not granted yet");
+    if (!this.conn.connected) {
+      const why = this.conn.lastError;
+      reasons.push(
+        `MQTT broker ${redactUrl(this.#config.mqtt.url)} not connected${why ? `: ${why}` : ""}`,
+      );
+    } else if (!this.conn.subscribed) reasons.push("MQTT subscriptions not granted yet");
     for (const [filter, why] of this.conn.refusedFilters()) {
       reasons.push(`MQTT subscription to ${filter} ${why}`);
     }

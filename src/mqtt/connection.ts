@@ -128,6 +128,8 @@ export class MqttConnection implements AsyncDisposable {
   #notNow = 0;
   /** Filters the broker refused, with why. */
   readonly #refused = new Map<string, string>();
+  /** Why the last connect failed or the connection dropped (cleared on connect). */
+  #lastError: string | undefined;
   /** Where messages no route matches go (see `MqttConnectionOptions.onUnrouted`). */
   readonly #unrouted: Route | undefined;
 
@@ -190,6 +192,7 @@ export class MqttConnection implements AsyncDisposable {
       // Small packets (PUBACKs, events) must not wait for Nagle's algorithm.
       (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
       this.#attempt = 0;
+      this.#lastError = undefined;
       this.#setConnected(true);
       const sessionPresent = connack.sessionPresent;
       logger.info("Connected to {url} (session present: {sessionPresent})", {
@@ -216,12 +219,17 @@ export class MqttConnection implements AsyncDisposable {
       options.onConnect?.(sessionPresent);
     });
     client.on("close", () => {
+      const wasConnected = this.#connected;
       this.#subscribed = false;
       this.#setConnected(false);
-      if (!this.#ending) this.#scheduleReconnect();
+      if (!this.#ending) this.#scheduleReconnect(wasConnected);
     });
     client.on("error", (err) => {
-      logger.warn("MQTT error: {error}", { error: errorMessage(err) });
+      // A refused CONNACK (bad password, not authorized), a TLS failure (unknown
+      // CA, expired certificate, wrong host name) or a refused TCP connection:
+      // named in the reconnect line and in /readyz until the next connect.
+      this.#lastError = _connectError(err);
+      if (this.#connected) logger.warn("MQTT error: {error}", { error: this.#lastError });
     });
   }
 
@@ -419,6 +427,11 @@ export class MqttConnection implements AsyncDisposable {
     this.#subscribedWaiters.clear();
   }
 
+  /** Why the broker cannot be reached now (the last connect error), for `/readyz`; undefined when connected or not known. */
+  get lastError(): string | undefined {
+    return this.#connected ? undefined : this.#lastError;
+  }
+
   /** Filters the broker refused to subscribe, each with why (for `/readyz`). */
   refusedFilters(): ReadonlyMap<string, string> {
     return this.#refused;
@@ -455,15 +468,19 @@ export class MqttConnection implements AsyncDisposable {
     });
   }
 
-  #scheduleReconnect(): void {
+  #scheduleReconnect(wasConnected = false): void {
     if (this.#reconnectTimer !== undefined) return;
     const ms = backoffDelay(++this.#attempt, {
       minDelayMs: this.#settings.reconnectMinMs,
       maxDelayMs: this.#settings.reconnectMaxMs,
     });
-    log("mqtt").warn("Disconnected from the broker; reconnecting in {ms} ms", {
-      ms: Math.round(ms),
-    });
+    const why = this.#lastError;
+    log("mqtt").warn(
+      wasConnected || why === undefined
+        ? "Disconnected from {url}; reconnecting in {ms} ms"
+        : "Cannot connect to {url}: {error}; reconnecting in {ms} ms",
+      { url: redactUrl(this.#settings.url), error: why, ms: Math.round(ms) },
+    );
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       if (!this.#ending) this.client.reconnect();
@@ -515,4 +532,35 @@ function _subackText(code: number): string {
   return code === 0x87
     ? "refused by the broker: not authorized (an ACL?)"
     : `refused by the broker (SUBACK code 0x${code.toString(16)})`;
+}
+
+/** Broker refusals and TLS failures, in words an operator can act on. */
+const _TLS_HINTS: [RegExp, string][] = [
+  [
+    /UnknownIssuer|unable to (get|verify)|self[- ]signed/i,
+    "the broker's certificate is not signed by the CA in mqtt.tls.caFile",
+  ],
+  [
+    /Expired|CERT_HAS_EXPIRED|certificate has expired/i,
+    "a certificate has expired (or is not valid yet)",
+  ],
+  [
+    /NotValidForName|ALTNAME|does not match|not valid for/i,
+    "the broker's certificate is not valid for the host name in mqtt.url",
+  ],
+  [
+    /CertificateRequired|certificate required|alert.*certificate|handshake failure/i,
+    "the broker wants a client certificate (mqtt.tls.certFile, keyFile) it accepts",
+  ],
+  [/Bad username or password|Bad User Name or Password/i, "check mqtt.username and mqtt.password"],
+  [/Not authori[sz]ed/i, "the broker's ACL or password file does not admit this client"],
+];
+
+/** The reason of a failed connect, with a hint where one is known (e.g. TLS, CONNACK refusals). */
+function _connectError(err: unknown): string {
+  const text = errorMessage(err);
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const withCode = typeof code === "string" && !text.includes(code) ? `${text} (${code})` : text;
+  const hint = _TLS_HINTS.find(([re]) => re.test(withCode))?.[1];
+  return hint ? `${withCode}: ${hint}` : withCode;
 }

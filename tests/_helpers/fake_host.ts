@@ -12,13 +12,13 @@ export class FakeHost {
   /**
    * Creates the host's files under `{root}/{host}`. With `controllerKeyFile`
    * its agent runs only commands signed by that key's controller; without,
-   * it allows unsigned ones.
+   * it allows unsigned ones. `mqtt` adds to its agent's mqtt section (a user, TLS).
    */
   static async create(
     root: string,
     host: string,
     brokerUrl: string,
-    options: { controllerKeyFile?: string } = {},
+    options: { controllerKeyFile?: string; mqtt?: Record<string, unknown> } = {},
   ): Promise<FakeHost> {
     const h = new FakeHost(host, `${root}/${host}`);
     await Deno.mkdir(`${h.dir}/proc/sys/kernel/random`, { recursive: true });
@@ -28,7 +28,13 @@ export class FakeHost {
     await Deno.writeTextFile(
       `${h.dir}/agent.json`,
       JSON.stringify({
-        mqtt: { url: brokerUrl, keepaliveSec: 5, reconnectMinMs: 100, reconnectMaxMs: 1000 },
+        mqtt: {
+          url: brokerUrl,
+          keepaliveSec: 5,
+          reconnectMinMs: 100,
+          reconnectMaxMs: 1000,
+          ...options.mqtt,
+        },
         host,
         heartbeatSec: 0.2,
         restart: { argv: [script], timeoutSec: 10 },

@@ -1,19 +1,21 @@
 /** MQTT test clients: publish requests, collect events. */
 import { Buffer } from "node:buffer";
-import mqtt, { type MqttClient } from "mqtt";
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { RestartEvent } from "../../src/contract/messages.ts";
 import { waitFor, type WaitOptions } from "./wait.ts";
 
-/** Connects a plain MQTT.js client and waits for the connection. */
+/** Connects a plain MQTT.js client (with `options`, e.g. a user name) and waits for the connection. */
 export async function connectClient(
   url: string,
   clientId?: string,
   protocolVersion: 4 | 5 = 5,
+  options: IClientOptions = {},
 ): Promise<MqttClient & AsyncDisposable> {
   const client = await mqtt.connectAsync(url, {
     clientId: clientId ?? `test-${crypto.randomUUID().slice(0, 8)}`,
     reconnectPeriod: 200,
     protocolVersion,
+    ...options,
   });
   return Object.assign(client, {
     [Symbol.asyncDispose]: async () => {
@@ -33,8 +35,18 @@ export class EventCollector implements AsyncDisposable {
   }
 
   /** Subscribes to events and dead letters under `prefix`. */
-  static async start(url: string, prefix = "mandrill"): Promise<EventCollector> {
+  static start(url: string, prefix = "mandrill"): Promise<EventCollector> {
+    return EventCollector.startWith(url, {}, prefix);
+  }
+
+  /** {@linkcode start} with client `options` (a user name and password). */
+  static async startWith(
+    url: string,
+    options: IClientOptions,
+    prefix = "mandrill",
+  ): Promise<EventCollector> {
     const client = await mqtt.connectAsync(url, {
+      ...options,
       clientId: `collector-${crypto.randomUUID().slice(0, 8)}`,
       clean: false,
       protocolVersion: 5,

@@ -78,7 +78,7 @@ Deno.test("run: /metrics parses as Prometheus text and counts requests; /readyz 
     const r = await get(`${base}/readyz`);
     return r.status === 503 ? r : undefined;
   }, { what: "/readyz to turn 503" });
-  assert.match(down.body, /broker disconnected/);
+  assert.match(down.body, /MQTT broker mqtt:\/\/127\.0\.0\.1:\d+ not connected/);
   await broker.start();
   await waitFor(async () => (await get(`${base}/readyz`)).status === 200, {
     what: "/readyz back to 200",
