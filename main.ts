@@ -14,6 +14,7 @@ import { PAUSE_USAGE, pauseCommand, RESUME_USAGE, resumeCommand } from "./src/cl
 import { VERSION } from "./src/version.ts";
 import { KEYGEN_USAGE, keygenCommand } from "./src/cli/keygen.ts";
 import { STORE_USAGE, storeCommand } from "./src/cli/store.ts";
+import { BROKER_USAGE, brokerCommand } from "./src/cli/broker.ts";
 
 /** One `mandrill <name>` command. */
 export interface Command {
@@ -62,6 +63,11 @@ const COMMANDS: Record<string, Command> = {
     summary: "Move an SQLite store to PostgreSQL (store migrate)",
     usage: STORE_USAGE,
     run: storeCommand,
+  },
+  broker: {
+    summary: "Print the broker's access control for this deployment (broker acl)",
+    usage: BROKER_USAGE,
+    run: brokerCommand,
   },
   config: configCommand,
   version: {
