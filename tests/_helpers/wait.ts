@@ -6,8 +6,8 @@ export interface WaitOptions {
   timeoutMs?: number;
   /** Poll interval. Default: 20 ms. */
   intervalMs?: number;
-  /** Described in the error when the deadline passes. */
-  what?: string;
+  /** Described in the error when the deadline passes (a function: what is seen then). */
+  what?: string | (() => string);
 }
 
 /** Polls `cond` until it returns a truthy value and returns it, or throws at the deadline. */
@@ -27,7 +27,9 @@ export async function waitFor<T>(
     }
     if (Date.now() > end) {
       throw new Error(
-        `Timed out after ${timeoutMs} ms waiting for ${options.what ?? "condition"}` +
+        `Timed out after ${timeoutMs} ms waiting for ${
+          typeof options.what === "function" ? options.what() : options.what ?? "condition"
+        }` +
           (last ? `: ${last instanceof Error ? last.message : String(last)}` : ""),
       );
     }

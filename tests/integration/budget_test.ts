@@ -86,6 +86,9 @@ async function world(hosts: string[], rebootSec: [number, number]) {
       }),
     request: (id: string, host: string) =>
       publishAll(pub, "mandrill/restart", [JSON.stringify({ id, host })]),
+    /** Each request's phases so far (with details), for a timeout's message. */
+    seen: () =>
+      events.events.map((e) => `${e.id}:${e.phase}${e.detail ? ` (${e.detail})` : ""}`).join(", "),
     /** The one terminal event of `id` (there must be exactly one). */
     async ended(id: string) {
       const terminal = ["succeeded", "failed", "skipped", "rejected", "interrupted"];
@@ -114,7 +117,7 @@ Deno.test("budget: three hosts of one group requested at once with maxUnavailabl
   await using _run = await startRun(file);
   await Promise.all(hosts.map((h, i) => w.request(`r-${i}`, h)));
   await waitFor(() => w.events.phase("recovered").length === 3, {
-    what: "all three recovered",
+    what: () => `all three recovered; seen ${w.seen()}`,
     timeoutMs: 60_000,
   });
   const spans = [...w.fleet.hosts.values()].flatMap((h) => h.downs);
@@ -174,7 +177,7 @@ Deno.test('budget: "50%" of a group of 4 never has more than 2 down', async () =
   await using _run = await startRun(file);
   await Promise.all(hosts.map((h, i) => w.request(`r-${i}`, h)));
   await waitFor(() => w.events.phase("recovered").length === 4, {
-    what: "all four recovered",
+    what: () => `all four recovered; seen ${w.seen()}`,
     timeoutMs: 60_000,
   });
   const spans = [...w.fleet.hosts.values()].flatMap((h) => h.downs);
