@@ -127,3 +127,51 @@ Deno.test("loadAgentConfig() rejects a controller config", async () => {
     "security.controllerKeyFile",
   ]);
 });
+
+Deno.test("loadConfig() refuses hostile files with one clear line: too large, not a regular file, too deep, not UTF-8", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const message = async (path: string) => (await configErrorOfAsync(loadConfig(path))).message;
+    await t.step("over 16 MiB, and /dev/zero, which never ends", async () => {
+      const big = `${dir}/big.json`;
+      await Deno.writeFile(big, new Uint8Array(16 * 1024 * 1024 + 1).fill(0x20));
+      assert.equal(await message(big), `${big}: is larger than 16 MiB: not a config file`);
+      assert.match(await message("/dev/zero"), /^\/dev\/zero: is not a regular file/);
+    });
+    await t.step("a directory and a FIFO (which would block a plain open)", async () => {
+      assert.equal(await message(dir), `${dir}: is a directory, not a file`);
+      const fifo = `${dir}/fifo.json`;
+      const mk = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+      assert.ok(mk.success);
+      assert.match(
+        await message(fifo),
+        /: is not a regular file \(a device, a pipe or a socket\)$/,
+      );
+    });
+    await t.step("deep nesting is an error, not a RangeError stack", async () => {
+      const deep = `${dir}/deep.json`;
+      await Deno.writeTextFile(deep, `{"hosts":\n${"[".repeat(200_000)}${"]".repeat(200_000)}}`);
+      assert.equal(
+        await message(deep),
+        `${deep}: nested deeper than 64 levels (at line 2): not a config file`,
+      );
+      // Brackets inside strings do not count.
+      await withTempFile(JSON.stringify({ log: { level: "[".repeat(100) } }), async (p) => {
+        assert.doesNotMatch(await message(p), /nested/);
+      });
+    });
+    await t.step("invalid UTF-8 names the byte offset, never replaced silently", async () => {
+      const bad = `${dir}/bad.json`;
+      const bytes = new TextEncoder().encode('{"mqtt": {"url": "mqtt://h\u00e9:1883"}}');
+      const at = bytes.indexOf(0xc3);
+      // The first byte of "é" without its second: a truncated sequence.
+      await Deno.writeFile(
+        bad,
+        new Uint8Array([...bytes.slice(0, at + 1), ...bytes.slice(at + 2)]),
+      );
+      assert.equal(await message(bad), `${bad}: is not valid UTF-8: byte 0xc3 at offset ${at}`);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
