@@ -33,15 +33,18 @@ export function formatHistoryLine(r: RequestView): string {
   const e = r.execution;
   const took = e?.durationMs != null ? `${(e.durationMs / 1000).toFixed(1)}s` : "-";
   const back = e?.recoveryMs != null ? `${(e.recoveryMs / 1000).toFixed(1)}s` : "-";
+  // The restart succeeded but the host did not come back: the history says
+  // failed ("did not come back within ..."), and so does the table.
+  const notBack = r.outcome === "succeeded" && e?.outcome === "failed";
   return [
     _iso(r.receivedAt),
     r.id,
     r.host,
-    r.state === "done" ? (r.outcome ?? "?") : r.state,
+    r.state === "done" ? (notBack ? "failed" : r.outcome ?? "?") : r.state,
     e?.executor ?? "-",
     took,
     back,
-    r.detail ?? "",
+    (notBack ? e?.detail : r.detail) ?? "",
   ].join("\t");
 }
 

@@ -29,15 +29,25 @@ Deno.test("mandrill history lists requests newest first, with executions, filter
       store.historyRecovered("a-1", 45_000, 43_900);
       store.finishLater(rows.get("a-1")!, "succeeded", "ok", 3600);
       store.finishLater(store.get("b-2")!, "skipped", "dry run", 2100);
+      // d-4 was restarted, but its host did not come back.
+      const d = insertRows(store, [{ id: "d-4", host: "web-4" }], 4000);
+      await startRow(store, d.get("d-4")!, { executor: "agent", now: 4100 });
+      store.historyFinish("d-4", "succeeded", "ok", 4600, 500);
+      store.finishLater(d.get("d-4")!, "succeeded", "ok", 4600);
+      store.historyNotBack("d-4", "web-4 did not come back within 600 s");
       await store.close();
     }
     await Deno.writeTextFile(`${dir}/c.json`, JSON.stringify({ store: { path: db } }));
     const all = await mandrill("history", "--config", `${dir}/c.json`);
     assert.equal(all.code, 0, all.stderr);
     const lines = all.stdout.trim().split("\n");
-    assert.deepEqual(lines.slice(1).map((l) => l.split("\t")[1]), ["c-3", "b-2", "a-1"]);
-    assert.match(lines[3]!, /\tweb-1\tsucceeded\tssh\t2\.5s\t43\.9s\t/);
-    assert.match(lines[1]!, /\tpending\t/);
+    assert.deepEqual(lines.slice(1).map((l) => l.split("\t")[1]), ["d-4", "c-3", "b-2", "a-1"]);
+    assert.match(
+      lines[1]!,
+      /\tweb-4\tfailed\tagent\t0\.5s\t-\tweb-4 did not come back within 600 s$/,
+    );
+    assert.match(lines[4]!, /\tweb-1\tsucceeded\tssh\t2\.5s\t43\.9s\t/);
+    assert.match(lines[2]!, /\tpending\t/);
     const json = await mandrill(
       "history",
       "--config",
