@@ -94,8 +94,10 @@ export class Spawner implements Disposable {
    * `threads`: worker threads (default 1): a spawn blocks its thread until the
    * child has exec'd, so a second one keeps spawning meanwhile. `source`: the
    * worker's program as JavaScript (tests). Default: the built-in one.
+   * `readyTimeoutMs`: a worker not ready by then (stuck loading) makes spawns
+   * `unavailable`, and they run from the calling thread. Default: 10,000.
    */
-  constructor(options: { threads?: number; source?: string } = {}) {
+  constructor(options: { threads?: number; source?: string; readyTimeoutMs?: number } = {}) {
     const threads = options.threads ?? 1;
     if (!Number.isInteger(threads) || threads < 1) {
       throw new RangeError(`Spawner threads must be a positive integer, got ${threads}`);
@@ -147,9 +149,12 @@ class _SpawnerThread implements Disposable {
   #unavailable: string | undefined;
   #ready = false;
   readonly #source: string;
+  readonly #readyTimeoutMs: number;
+  #readyTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(options: { source?: string }) {
+  constructor(options: { source?: string; readyTimeoutMs?: number }) {
     this.#source = options.source ?? SPAWNER_WORKER_SOURCE;
+    this.#readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
   }
 
   /** Children started or being started whose output has not arrived yet. */
@@ -233,6 +238,7 @@ class _SpawnerThread implements Disposable {
 
   #terminate(): void {
     clearTimeout(this.#closeTimer);
+    clearTimeout(this.#readyTimer);
     this.#worker?.terminate();
     this.#worker = undefined;
     this.#revokeUrl();
@@ -254,6 +260,11 @@ class _SpawnerThread implements Disposable {
       if (!this.#ready) return this.#becomeUnavailable(e.message);
       this.#loseAll(new Error(`the spawner worker failed: ${e.message}`));
     };
+    this.#readyTimer = setTimeout(() => {
+      if (this.#ready || this.#worker !== worker) return;
+      this.#terminate();
+      this.#becomeUnavailable(`not ready within ${this.#readyTimeoutMs} ms`);
+    }, this.#readyTimeoutMs);
     this.#worker = worker;
     return worker;
   }
@@ -266,6 +277,7 @@ class _SpawnerThread implements Disposable {
   #receive(m: FromWorker): void {
     if (m.op === "ready") {
       this.#ready = true;
+      clearTimeout(this.#readyTimer);
       return this.#revokeUrl();
     }
     if (m.op === "closed") return this.#terminate();

@@ -358,10 +358,14 @@ Deno.test("buildExecutors hands its spawner to command and ssh executors", async
 });
 
 Deno.test("Spawner: a worker that cannot start makes spawns unavailable, and runProcess spawns by itself", async () => {
-  using spawner = new Spawner({ source: `throw new Error("no workers here");` });
+  // A worker stuck loading: it never says ready. (One that throws would do
+  // too, but Deno prints every uncaught worker error, even one handled here.)
+  using spawner = new Spawner({ source: `/* never ready */`, readyTimeoutMs: 200 });
   const first = await spawner.spawn(spec("/bin/true"));
   assert.equal(first.kind, "unavailable");
-  if (first.kind === "unavailable") assert.match(first.reason, /could not start/);
+  if (first.kind === "unavailable") {
+    assert.equal(first.reason, "the spawner worker could not start: not ready within 200 ms");
+  }
   assert.equal(spawner.running, false);
   // Every run still works, from the calling thread.
   const result = await runProcess("/bin/sh", {
