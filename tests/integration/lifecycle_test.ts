@@ -199,3 +199,55 @@ Deno.test("run: started while paused, mandrill restarts nothing, not even reques
   assert.equal((await proc.exited()).code, 0);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("run: SIGTERM while a burst is still arriving logs no ERROR line, exits 0, and loses nothing", async () => {
+  await using broker = await Mosquitto.start();
+  const dir = await Deno.makeTempDir();
+  const file = await writeTestConfig(dir, broker.url, {
+    mqtt: { clientId: "mandrill-sigterm-burst" },
+    executors: { local: { type: "command", argv: ["/bin/true"] } },
+    hosts: hostsConfig(100),
+    policy: { dryRun: true, minIntervalSec: 0 },
+  });
+  const ids = Array.from({ length: 3_000 }, (_, i) => `b-${i}`);
+  {
+    await using proc = MandrillProcess.start(["run", "--config", file]);
+    await proc.waitForLine(/Subscribed to/);
+    await using pub = await connectClient(broker.url);
+    // Paced (50 every 10 ms, about 1.5 s in all), so the SIGTERM lands mid-burst.
+    const sending = (async () => {
+      for (let i = 0; i < ids.length; i += 50) {
+        const chunk = ids.slice(i, i + 50);
+        await publishAll(
+          pub,
+          "mandrill/restart",
+          chunk.map((id, k) => JSON.stringify({ id, host: `web-${(i + k) % 100}` })),
+        );
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    await waitFor(() => {
+      using store = SqliteStore.openReader(`${dir}/m.db`);
+      const c = store.counts();
+      return c.done + c.pending + c.started >= 200;
+    }, { what: "the burst arriving" });
+    proc.kill("SIGTERM"); // messages keep arriving while it drains
+    assert.equal((await proc.exited()).code, 0, proc.lines.slice(-10).join("\n"));
+    await sending;
+    {
+      using store = SqliteStore.openReader(`${dir}/m.db`);
+      assert.ok(store.counts().done < ids.length, "the burst ended before the SIGTERM");
+    }
+    const bad = proc.lines.filter((l) => /"level":"(ERROR|FATAL)"/.test(l));
+    assert.deepEqual(bad, [], `${bad.length} ERROR lines on a normal SIGTERM`);
+  }
+  {
+    // Whatever was not acknowledged is redelivered to the next start.
+    await using proc = MandrillProcess.start(["run", "--config", file]);
+    await proc.waitForLine(/Subscribed to/);
+    await waitAllDone(`${dir}/m.db`, ids.length, 60_000);
+    proc.kill("SIGTERM");
+    assert.equal((await proc.exited()).code, 0);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
