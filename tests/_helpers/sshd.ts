@@ -109,7 +109,9 @@ async function launch(
     `HostKey ${hostKey}`,
     `AuthorizedKeysFile ${dir}/authorized_keys`,
     `PidFile ${dir}/sshd.pid`,
-    "UsePAM no",
+    // PAM, not sshd, judges the account: with UsePAM no, sshd refuses key
+    // logins to an account whose password is locked ("!" in /etc/shadow).
+    "UsePAM yes",
     "StrictModes no",
     "PasswordAuthentication no",
     "KbdInteractiveAuthentication no",
