@@ -73,12 +73,17 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
       { cause },
     );
   }
-  const dir = await Deno.makeTempDir({ prefix: "mandrill-sshd-" });
-  try {
-    return await launch(dir, sshdPath, options.startTimeoutMs ?? 10_000, options);
-  } catch (error) {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    throw error;
+  // A port free a moment ago may be taken by another test before sshd binds
+  // it (--parallel): sshd then exits, and another port is tried.
+  for (let attempt = 1;; attempt++) {
+    const dir = await Deno.makeTempDir({ prefix: "mandrill-sshd-" });
+    try {
+      return await launch(dir, sshdPath, options.startTimeoutMs ?? 10_000, options);
+    } catch (error) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      if (attempt < 5 && /Address already in use/.test(String(error))) continue;
+      throw error;
+    }
   }
 }
 
