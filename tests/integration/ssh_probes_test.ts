@@ -121,8 +121,13 @@ Deno.test(`ssh: ${HOSTS} hosts coming back with recovery.maxProbes ${MAX_PROBES}
     const probes = (await Deno.readTextFile(`${state}/probes`)).length / 2;
     assert.ok(max <= MAX_PROBES, `${max} probes ran at once (maxProbes ${MAX_PROBES})`);
     assert.ok(max >= 2, `the probes never overlapped (max ${max}): the test proves nothing`);
-    // A pre-restart probe and at least one after, per host.
-    assert.ok(probes >= 2 * HOSTS, `${probes} probes for ${HOSTS} hosts`);
+    // A pre-restart probe and at least one after, per host (a pre-restart
+    // probe that timed out on a loaded machine may not have counted itself).
+    const noBaseline = run.lines.filter((l) => /Cannot read the boot id of/.test(l)).length;
+    assert.ok(
+      probes >= 2 * HOSTS - noBaseline,
+      `${probes} probes for ${HOSTS} hosts (${noBaseline} without a pre-restart boot id)`,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
