@@ -84,6 +84,7 @@ export class Webhooks implements EventSink, AsyncDisposable {
   readonly #hooks: _Webhook[];
   readonly #graceMs: number;
   #closed: Promise<void> | undefined;
+  #lastControl: string | undefined;
 
   /** Starts one background sender per webhook; throws a `RangeError` for a bad option. */
   constructor(settings: readonly WebhookSettings[], options: WebhooksOptions = {}) {
@@ -97,8 +98,17 @@ export class Webhooks implements EventSink, AsyncDisposable {
     return this.#hooks.length;
   }
 
-  /** Queues `n` for every webhook that lists its phase. Synchronous, O(1) per webhook. */
+  /**
+   * Queues `n` for every webhook that lists its phase. Synchronous, O(1) per
+   * webhook. A kill switch state told already (the breaker's own pause coming
+   * back from the broker, stamped a millisecond later) is not told again.
+   */
   notify(n: Notification): void {
+    if (n.phase === "paused" || n.phase === "resumed") {
+      const key = JSON.stringify([n.phase, n.reason, n.by]);
+      if (key === this.#lastControl) return;
+      this.#lastControl = key;
+    }
     for (const hook of this.#hooks) hook.enqueue(n);
   }
 

@@ -220,3 +220,17 @@ Deno.test("a URL's secret path never reaches the log: refused connections, 4xx, 
   assert.doesNotMatch(all, /\/services\//);
   assert.doesNotMatch(all, /pa55word/);
 });
+
+Deno.test("a kill switch state is told once: the same pause again (stamped later) is not news", async () => {
+  await using receiver = WebhookReceiver.start();
+  const webhooks = new Webhooks([hook(receiver.url(), { phases: ["paused", "resumed"] })], FAST);
+  const pause = { reason: "breaker: 3 failures", by: "breaker" };
+  webhooks.notify(killSwitchNotification({ ...pause, since: 1 }, undefined, 1));
+  webhooks.notify(killSwitchNotification({ ...pause, since: 2 }, undefined, 2));
+  webhooks.notify(killSwitchNotification({ reason: "incident 42", by: "ana@ops" }, undefined, 3));
+  webhooks.notify(killSwitchNotification(undefined, undefined, 4));
+  webhooks.notify(killSwitchNotification(undefined, undefined, 5));
+  webhooks.notify(killSwitchNotification({ ...pause, since: 6 }, undefined, 6));
+  await webhooks.close();
+  assert.deepEqual(receiver.bodies().map((b) => (b as { ts: number }).ts), [1, 3, 4, 6]);
+});
