@@ -1,10 +1,10 @@
 /**
  * `mandrill run`: builds the parts — store, MQTT connection, fleet view, kill
  * switch, unavailability budget, executors, the owner of each restart's life
- * (with recovery tracking and the breaker), dispatcher, intake, chaos — from a
- * config, and shuts them down in order: stop taking new work, let in-flight
- * work finish up to `shutdown.graceSec`, abort the rest, disconnect (flushing
- * events), close the store.
+ * (with recovery tracking and the breaker), dispatcher, intake, chaos, webhooks —
+ * from a config, and shuts them down in order: stop taking new work, let
+ * in-flight work finish up to `shutdown.graceSec`, abort the rest, disconnect
+ * (flushing events) while webhooks get 2 s to send what is queued, close the store.
  * @module
  */
 import { Semaphore } from "./async/mod.ts";
@@ -23,6 +23,7 @@ import { MqttConnection, type MqttSettings, NotNowError } from "./mqtt/connectio
 import { Dispatcher } from "./pipeline/dispatcher.ts";
 import { type EventSink, teeSinks } from "./pipeline/events.ts";
 import { mqttEventSink } from "./pipeline/mqtt_sink.ts";
+import { killSwitchNotification, Webhooks } from "./notify/mod.ts";
 import { Breaker } from "./restart/breaker.ts";
 import { announce, chaosTurns, runSharedSync } from "./restart/shared.ts";
 import { learnKillSwitch, watchDelivery } from "./controller_broker.ts";
@@ -123,9 +124,13 @@ export class Controller implements AsyncDisposable {
       event: () => this.#statusChanged(),
       deadLetter: () => {},
     };
+    const webhooks = this.#webhooks = new Webhooks(config.notify.webhooks, {
+      metrics: options.metrics,
+    });
     const events = teeSinks(
       mqttEventSink(conn, this.topics),
       statusSink,
+      webhooks,
       ...(options.sinks ?? []),
     );
 
@@ -153,8 +158,9 @@ export class Controller implements AsyncDisposable {
           });
         });
       },
-      onChange: (state) => {
+      onChange: (state, message) => {
         this.#statusChanged();
+        webhooks.notify(killSwitchNotification(state, message, clock.now()));
         if (state !== undefined) return;
         this.#breaker.reset(clock.now());
         Promise.resolve(store.metaSet(BREAKER_RESET_KEY, String(clock.now()))).catch((err) => {
@@ -297,6 +303,7 @@ export class Controller implements AsyncDisposable {
   }
 
   readonly #breaker: Breaker;
+  readonly #webhooks: Webhooks;
   readonly #ledger: RestartLedger;
   readonly #signer: CommandSigner | undefined;
   readonly #statusListeners = new Set<() => void>();
@@ -334,6 +341,7 @@ export class Controller implements AsyncDisposable {
     const now = this.#clock.now();
     log("control").error("Breaker tripped, engaging the kill switch: {reason}", { reason });
     this.#options.metrics?.onBreakerTrip();
+    this.#webhooks.notify({ phase: "breaker", reason, ts: now });
     // Here at once (in-process, trusted); every instance through the signed retained message.
     this.killSwitch.engage({ reason, by: "breaker", since: now });
     publishControl(this.conn, this.topics, {
@@ -512,14 +520,20 @@ export class Controller implements AsyncDisposable {
   /**
    * Applies a new config live (SIGHUP): hosts, executors, policy and chaos take
    * effect for the next decision. Sections that need a restart (`mqtt`, `store`,
-   * `http`) keep their old values; their names are returned so the caller can warn.
+   * `http`, `notify`) keep their old values; their names are returned so the caller can warn.
    */
   reload(next: Config): { restartNeeded: string[] } {
     const old = this.#config;
-    const restartNeeded = (["mqtt", "store", "http"] as const).filter((k) =>
+    const restartNeeded = (["mqtt", "store", "http", "notify"] as const).filter((k) =>
       JSON.stringify(old[k]) !== JSON.stringify(next[k])
     );
-    this.#config = { ...next, mqtt: old.mqtt, store: old.store, http: old.http };
+    this.#config = {
+      ...next,
+      mqtt: old.mqtt,
+      store: old.store,
+      http: old.http,
+      notify: old.notify,
+    };
     this.executors.load(this.#config);
     this.#topology = buildTopology(this.#config, this.fleet);
     // Requests already waiting see the new limits at their next look.
@@ -573,7 +587,9 @@ export class Controller implements AsyncDisposable {
     await this.restarts[Symbol.asyncDispose]().catch((err) => errors.push(err));
     this.budget[Symbol.dispose]();
     this.executors[Symbol.dispose](); // after the recovery probes: they spawn ssh through it
+    const notified = this.#webhooks.close(); // bounded (2 s), never rejects
     await this.conn.close().catch((err) => errors.push(err));
+    await notified;
     clearInterval(this.#checkpointTimer);
     try {
       await this.store.close();

@@ -36,8 +36,12 @@ export interface PauseState {
 
 /** Options of {@linkcode KillSwitch}. */
 export interface KillSwitchOptions {
-  /** Called whenever the state changes, with the new state (undefined: running). Default: none. */
-  onChange?: (state: PauseState | undefined) => void;
+  /**
+   * Called whenever the state changes, with the new state (undefined: running)
+   * and the control message that changed it, if one did (a resume's reason and
+   * who are only there). Default: none.
+   */
+  onChange?: (state: PauseState | undefined, message?: ControlMessage) => void;
   /**
    * Only control messages signed by the controller count (`security.commandKeyFile`):
    * others — unsigned, badly signed, replayed (not newer than the last one
@@ -101,7 +105,7 @@ export class KillSwitch {
     const verifier = this.#o.verifier;
     if (verifier === undefined) {
       const next = _parse(payload);
-      if (next !== "invalid") this.#set(next === undefined ? undefined : _stateOf(next));
+      if (next !== "invalid") this.#set(next === undefined ? undefined : _stateOf(next), next);
       return;
     }
     return this.#verified(payload, verifier);
@@ -121,12 +125,12 @@ export class KillSwitch {
     }
     const last = this.#last;
     if (last !== undefined && (message.ts ?? 0) <= (last.ts ?? 0)) {
-      if (message.sig === last.sig) return this.#set(_stateOf(message)); // the same one, again
+      if (message.sig === last.sig) return this.#set(_stateOf(message), message); // the same one, again
       return this.#unverifiable("replayed: not newer than the last one accepted");
     }
     this.#last = message;
     this.#o.onAccepted?.(message);
-    this.#set(_stateOf(message));
+    this.#set(_stateOf(message), message);
   }
 
   #unverifiable(why: string): void {
@@ -146,7 +150,7 @@ export class KillSwitch {
     this.#set(state);
   }
 
-  #set(next: PauseState | undefined): void {
+  #set(next: PauseState | undefined, message?: ControlMessage): void {
     const before = this.#state;
     this.#state = next;
     if (_sameState(before, next)) return;
@@ -158,7 +162,7 @@ export class KillSwitch {
         by: next.by,
       });
     } else logger.info("Kill switch released: restarts resume");
-    this.#o.onChange?.(next);
+    this.#o.onChange?.(next, message);
   }
 
   /** The state while paused, undefined while running. */

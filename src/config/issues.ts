@@ -136,7 +136,9 @@ function _gotSuffix(issue: Issue): string {
   if (!("input" in issue) || issue.input === undefined) return "";
   if (issue.code === "invalid_union" || issue.code === "invalid_key") return "";
   if (issue.code === "custom" && typeof issue.input === "object" && issue.input !== null) return "";
-  return `, got ${_show(issue.input)}`;
+  const got = _show(issue.input);
+  // A message may name a string value itself ('unknown phase "faild"; did you mean ...').
+  return typeof issue.input === "string" && issue.message.includes(got) ? "" : `, got ${got}`;
 }
 
 /** A value as a short piece of JSON for a message; a password in a URL is masked. */

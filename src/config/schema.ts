@@ -18,6 +18,7 @@ import {
   secondsOrZeroField,
 } from "./fields.ts";
 import { logSchema, mqttSchema } from "./mqtt_schema.ts";
+import { notifySchema } from "./notify_schema.ts";
 
 const LISTEN_RE =
   /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]?\d{1,4})$/;
@@ -141,6 +142,7 @@ export const configSchema = z.strictObject({
     ),
   }).prefault({}).describe("Tracking how long restarted hosts take to come back."),
   chaos: chaosSchema,
+  notify: notifySchema,
   security: z.strictObject({
     commandKeyFile: nonEmptyString().optional().describe(
       "The controller's private key (command.key from `mandrill keygen`, PKCS#8 PEM, mode 0600): signs every agent command and control message, and verifies control messages (unverified ones are ignored; an unverified retained one at start means paused).",

@@ -13,6 +13,7 @@ import { errorMessage, log } from "../log.ts";
 import type { PhaseInfo } from "../restart/restart_types.ts";
 import { SKIP_CODES, type WaitCode } from "../pipeline/policy.ts";
 import type { Unavailability } from "../restart/budget.ts";
+import type { NotifyMetrics, NotifyResult } from "../notify/mod.ts";
 
 export type { PhaseInfo } from "../restart/restart_types.ts";
 
@@ -80,7 +81,7 @@ const _RECOVERY_BUCKETS = [5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600];
 const _TERMINAL: ReadonlySet<Phase> = new Set(["succeeded", "failed", "interrupted"]);
 
 /** The controller's Prometheus metrics, rendered by `GET /metrics`. */
-export class Metrics {
+export class Metrics implements NotifyMetrics {
   /** The registry holding every metric below (own, not prom-client's global one). */
   readonly registry: Registry = new Registry();
   #sources: MetricsSources;
@@ -96,6 +97,7 @@ export class Metrics {
   readonly #unhandled: Counter;
   readonly #reloads: Counter<"result">;
   readonly #breakerTrips: Counter;
+  readonly #notify: Record<NotifyResult, Counter<"webhook">>;
 
   /** Builds every metric on a fresh registry; `options` documents the defaults. */
   constructor(options: MetricsOptions = {}) {
@@ -183,6 +185,24 @@ export class Metrics {
       help: "Times the breaker engaged the kill switch after too many failed restarts.",
       registers,
     });
+    const notifyHelp: Record<NotifyResult, string> = {
+      sent: "Notifications a webhook accepted (2xx), by webhook (index:host).",
+      failed:
+        "Notifications a webhook refused (4xx) or that failed after every retry, by webhook (index:host).",
+      dropped:
+        "Notifications dropped unsent, by webhook (index:host): its queue was full, or shutdown came first.",
+    };
+    this.#notify = Object.fromEntries(
+      (["sent", "failed", "dropped"] as const).map((result) => [
+        result,
+        new Counter({
+          name: `${p}notify_${result}_total`,
+          help: notifyHelp[result],
+          labelNames: ["webhook"],
+          registers,
+        }),
+      ]),
+    ) as Record<NotifyResult, Counter<"webhook">>;
     const live = () => this.#sources;
     const read = <T>(name: string, fn: () => T | undefined) => this.#read(name, fn);
     new Gauge({
@@ -216,6 +236,11 @@ export class Metrics {
   /** Counts a trip of the breaker. */
   onBreakerTrip(): void {
     this.#breakerTrips.inc();
+  }
+
+  /** Counts `n` notifications of `webhook` that ended in `result`; `n = 0` makes the series appear. */
+  onNotify(webhook: string, result: NotifyResult, n = 1): void {
+    this.#notify[result].inc({ webhook }, n);
   }
 
   /** Content type of {@linkcode render}'s output (Prometheus text format 0.0.4). */

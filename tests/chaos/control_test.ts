@@ -11,6 +11,19 @@ import { setupLogging } from "../../src/log.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
+Deno.test("KillSwitch tells onChange which message changed it; engage() has none", () => {
+  const seen: [PauseState | undefined, string | undefined][] = [];
+  const ks = new KillSwitch({ onChange: (s, m) => seen.push([s, m?.by]) });
+  ks.handle(bytes('{"paused": true, "reason": "incident 42", "by": "ana@bastion"}'));
+  ks.handle(bytes('{"paused": false, "reason": "all clear", "by": "bo@bastion"}'));
+  ks.engage({ reason: "breaker: 3 failures", by: "breaker" });
+  assert.deepEqual(seen, [
+    [{ reason: "incident 42", by: "ana@bastion" }, "ana@bastion"],
+    [undefined, "bo@bastion"],
+    [{ reason: "breaker: 3 failures", by: "breaker" }, undefined],
+  ]);
+});
+
 Deno.test("KillSwitch follows the latest valid control message", async (t) => {
   const changes: (PauseState | undefined)[] = [];
   const ks = new KillSwitch({ onChange: (s) => changes.push(s) });

@@ -42,6 +42,7 @@ Deno.test("parseConfig({}) fills in every default", () => {
       maxProbes: 16,
     },
     chaos: { enabled: false, leashed: true, tickSec: 10, groups: {} },
+    notify: { webhooks: [] },
     security: { allowUnsigned: false },
     shutdown: { graceSec: 30 },
     log: { level: "info", format: "json" },
