@@ -33,6 +33,7 @@ import { RestartLedger } from "./restart/ledger.ts";
 import { Restarts } from "./restart/lifecycle.ts";
 import { buildTopology, type Topology } from "./restart/topology.ts";
 import { openStore, type Store } from "./store/mod.ts";
+import { startUpkeep } from "./store/upkeep.ts";
 import type { Metrics } from "./http/metrics.ts";
 import { buildStatus, type Status } from "./status/model.ts";
 import { VERSION } from "./version.ts";
@@ -69,10 +70,6 @@ export function mqttSettings(config: Config): MqttSettings {
   return { ...config.mqtt };
 }
 
-/** How often the write-ahead log is checkpointed (when anything was committed). */
-const CHECKPOINT_MS = 100;
-/** Old rows are pruned once an hour. */
-const PRUNE_EVERY_TICKS = 3_600_000 / CHECKPOINT_MS;
 /** What the connection calls into intake, bound once intake exists. */
 interface _Late {
   fn: () => Promise<void>;
@@ -98,7 +95,7 @@ export class Controller implements AsyncDisposable {
   readonly #abort = new AbortController();
   readonly #running: Promise<void>;
   #intakeOpen = true;
-  readonly #checkpointTimer: ReturnType<typeof setInterval>;
+  readonly #upkeep: Disposable;
   readonly #options: ControllerOptions;
   #shutdown: Promise<void> | undefined;
 
@@ -279,26 +276,11 @@ export class Controller implements AsyncDisposable {
       ...(store.kind === "postgres" ? chaosTurns(store, () => this.#config) : {}),
     });
 
-    // 9. Upkeep. The write-ahead log is checkpointed here, off the intake
-    //    path, and often: a small log is cheap to move, a second's worth
-    //    stalls the event loop for tens of ms (measured: publish → executor
-    //    p99 at 500/s, 25 ms with one checkpoint a second, 10 ms at one per
-    //    100 ms). Nothing to do costs nothing.
-    let ticks = 0;
-    const maintain = () => {
-      try {
-        if (ticks++ % PRUNE_EVERY_TICKS === 0) {
-          this.#prune(clock).catch((err) => {
-            log("store").warn("Cannot prune old rows: {error}", { error: errorMessage(err) });
-          });
-        }
-        store.checkpoint();
-      } catch (err) {
-        log("store").warn("Store maintenance failed: {error}", { error: errorMessage(err) });
-      }
-    };
-    maintain();
-    this.#checkpointTimer = setInterval(maintain, CHECKPOINT_MS);
+    // 9. Upkeep: checkpoints, often and off the intake path; pruning.
+    this.#upkeep = startUpkeep(store, {
+      retentionDays: () => this.#config.store.retentionDays,
+      clock,
+    });
     this.#running = this.#run();
   }
 
@@ -420,15 +402,6 @@ export class Controller implements AsyncDisposable {
       if (this.#stop.signal.aborted) return;
       log("mqtt").warn("Cannot remember the subscriptions: {error}", { error: errorMessage(err) });
     });
-  }
-
-  /** Deletes what is older than `store.retentionDays`. */
-  async #prune(clock: Clock): Promise<void> {
-    const days = this.#config.store.retentionDays;
-    const removed = await this.store.prune(clock.now() - days * 86_400_000);
-    if (removed > 0) {
-      log("store").info("Pruned {removed} requests older than {days} days", { removed, days });
-    }
   }
 
   /** Opens the store, connects, and starts dispatching. */
@@ -590,7 +563,7 @@ export class Controller implements AsyncDisposable {
     const notified = this.#webhooks.close(); // bounded (2 s), never rejects
     await this.conn.close().catch((err) => errors.push(err));
     await notified;
-    clearInterval(this.#checkpointTimer);
+    this.#upkeep[Symbol.dispose]();
     try {
       await this.store.close();
     } catch (err) {
