@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { recordingArgv, writeTestConfig } from "../_helpers/config.ts";
 import { readLines } from "../_helpers/files.ts";
+import { SqliteStore } from "../../src/store/mod.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
@@ -85,7 +86,22 @@ Deno.test({
       const ids = (await readLines(out)).map((l) => l.split(" ")[1]!);
       assert.equal(ids.length, 500);
       assert.equal(new Set(ids).size, 500, "an id ran twice");
-      await events.waitTerminal(500);
+      await events.waitTerminal(500).catch((err) => {
+        // Which ids, and what is known of them: their events and their row.
+        const ended = events.terminalIds();
+        const missing = payloads.map((p) => JSON.parse(p).id as string).filter((id) =>
+          !ended.has(id)
+        );
+        using store = SqliteStore.openReader(`${disk}/m.db`);
+        const seen = missing.map((id) =>
+          `${id}: events ${JSON.stringify(events.events.filter((e) => e.id === id))}, row ${
+            JSON.stringify(store.get(id))
+          }`
+        );
+        throw new Error(
+          `${err.message}\n${seen.join("\n")}\nmandrill's log:\n${run.lines.slice(-40).join("\n")}`,
+        );
+      });
       const terminal = ["succeeded", "failed", "skipped", "rejected", "interrupted"];
       for (let i = 0; i < 500; i++) {
         const ends = events.events.filter((e) => e.id === `d-${i}` && terminal.includes(e.phase));

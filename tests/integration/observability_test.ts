@@ -97,9 +97,23 @@ Deno.test("run --debug: a deliberate 300 ms blocking call is reported as an even
   await using proc = MandrillProcess.start(["run", "--config", file, "--debug"], {
     env: { MANDRILL_TEST_FAULT: "block" },
   });
-  const line = await proc.waitForLine(/Event loop blocked for/);
-  const ms = Number(JSON.parse(line).properties?.ms ?? JSON.parse(line).ms);
-  assert.ok(ms >= 250, `reported ${ms} ms for a 300 ms block`);
+  // On a loaded machine other stalls may be reported first (start-up): the
+  // deliberate one is the stall of at least 250 ms.
+  const stallMs = (l: string) => {
+    try {
+      return /Event loop blocked for/.test(l) ? Number(JSON.parse(l).ms) : 0;
+    } catch {
+      return 0;
+    }
+  };
+  const line = await waitFor(() => proc.lines.find((l) => stallMs(l) >= 250), {
+    what: () =>
+      `a stall of >= 250 ms reported; stalls seen: ${
+        proc.lines.map(stallMs).filter((ms) => ms > 0).join(", ") || "none"
+      }`,
+    timeoutMs: 30_000,
+  });
+  assert.ok(stallMs(line) < 5_000, `reported ${stallMs(line)} ms for a 300 ms block`);
   proc.kill("SIGTERM");
   assert.equal((await proc.exited()).code, 0);
   await Deno.remove(dir, { recursive: true });

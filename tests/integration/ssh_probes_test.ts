@@ -79,7 +79,10 @@ Deno.test(`ssh: ${HOSTS} hosts coming back with recovery.maxProbes ${MAX_PROBES}
           identityFile: sshd.identityFile,
           knownHostsFile: sshd.knownHostsFile,
           command: ["restart-me"],
-          timeoutSec: 30,
+          // Generous, so no probe is killed on a loaded machine: a killed
+          // probe's remote session outlives its slot for a moment, and the
+          // count here is taken on the remote side.
+          timeoutSec: 120,
         },
       },
       hosts,
@@ -89,6 +92,7 @@ Deno.test(`ssh: ${HOSTS} hosts coming back with recovery.maxProbes ${MAX_PROBES}
         probeIntervalSec: 0.2,
         probeMaxIntervalSec: 1,
         maxProbes: MAX_PROBES,
+        probeTimeoutSec: 60,
       },
     });
     await using events = await EventCollector.start(broker.url);
