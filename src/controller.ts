@@ -8,8 +8,7 @@
  * @module
  */
 import { Semaphore } from "./async/mod.ts";
-import { ChaosScheduler, KillSwitch, publishControl, routeKillSwitch } from "./chaos/mod.ts";
-import type { CommandSigner } from "./security/mod.ts";
+import type { ChaosScheduler, KillSwitch } from "./chaos/mod.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config/mod.ts";
 import { type Topics, topics } from "./contract/topics.ts";
@@ -17,15 +16,13 @@ import type { SyncWaiters } from "./contract/sync.ts";
 import { ExecutorRegistry } from "./executors/registry.ts";
 import type { Executor } from "./executors/types.ts";
 import { FleetView, routeFleet } from "./fleet/mod.ts";
-import { Intake } from "./intake/intake.ts";
 import { errorMessage, log } from "./log.ts";
-import { MqttConnection, type MqttSettings, NotNowError } from "./mqtt/connection.ts";
+import { MqttConnection, type MqttSettings } from "./mqtt/connection.ts";
 import { Dispatcher } from "./pipeline/dispatcher.ts";
 import { type EventSink, teeSinks } from "./pipeline/events.ts";
 import { mqttEventSink } from "./pipeline/mqtt_sink.ts";
 import { killSwitchNotification, Webhooks } from "./notify/mod.ts";
 import { Breaker } from "./restart/breaker.ts";
-import { announce, chaosTurns, runSharedSync } from "./restart/shared.ts";
 import { learnKillSwitch, watchDelivery } from "./controller_broker.ts";
 import { UnavailabilityBudget } from "./restart/budget.ts";
 import { fleetFacts } from "./restart/facts.ts";
@@ -37,14 +34,20 @@ import { startUpkeep } from "./store/upkeep.ts";
 import type { Metrics } from "./http/metrics.ts";
 import { buildStatus, type Status } from "./status/model.ts";
 import { VERSION } from "./version.ts";
-import {
-  BREAKER_RESET_KEY,
-  CONTROL_KEY,
-  filtersKey,
-  readSeeds,
-  type Seeds,
-} from "./controller_seeds.ts";
+import { filtersKey, readSeeds, type Seeds } from "./controller_seeds.ts";
 import { redactUrl } from "./url.ts";
+import {
+  buildChaos,
+  buildKillSwitch,
+  IntakeClosedError,
+  type LateCommit,
+  readinessOf,
+  routeIntake,
+  shareStore,
+  tripBreaker,
+} from "./controller_parts.ts";
+
+export { IntakeClosedError };
 
 /** Options of {@linkcode Controller.start}. */
 export interface ControllerOptions {
@@ -60,20 +63,9 @@ export interface ControllerOptions {
   onFatal?: (kind: string, err: unknown) => void;
 }
 
-/** Raised when a message arrives after intake stopped: it is not acknowledged (the broker sends it again). */
-export class IntakeClosedError extends NotNowError {
-  override name = "IntakeClosedError";
-}
-
 /** The MQTT settings of a config. */
 export function mqttSettings(config: Config): MqttSettings {
   return { ...config.mqtt };
-}
-
-/** What the connection calls into intake, bound once intake exists. */
-interface _Late {
-  fn: () => Promise<void>;
-  unrouted: (topic: string, payload: Uint8Array) => void;
 }
 
 /** The running controller. Dispose (or call {@linkcode shutdown}) to stop it gracefully. */
@@ -105,7 +97,7 @@ export class Controller implements AsyncDisposable {
       store: Store;
       conn: MqttConnection;
       seeds: Seeds;
-      commit: _Late;
+      commit: LateCommit;
     },
     options: ControllerOptions,
   ) {
@@ -144,30 +136,18 @@ export class Controller implements AsyncDisposable {
     });
 
     // 2. The kill switch: the retained message on {p}/control.
-    this.#signer = seeds.signer;
-    this.killSwitch = new KillSwitch({
-      verifier: seeds.verifier,
-      initial: seeds.control,
-      onAccepted: (message) => {
-        Promise.resolve(store.metaSet(CONTROL_KEY, JSON.stringify(message))).catch((err) => {
-          log("control").warn("Cannot remember the kill switch state: {error}", {
-            error: errorMessage(err),
-          });
-        });
-      },
+    this.killSwitch = buildKillSwitch({
+      store,
+      seeds,
+      conn,
+      topics: this.topics,
+      clock,
       onChange: (state, message) => {
         this.#statusChanged();
         webhooks.notify(killSwitchNotification(state, message, clock.now()));
-        if (state !== undefined) return;
-        this.#breaker.reset(clock.now());
-        Promise.resolve(store.metaSet(BREAKER_RESET_KEY, String(clock.now()))).catch((err) => {
-          log("control").warn("Cannot remember when the kill switch was released: {error}", {
-            error: errorMessage(err),
-          });
-        });
       },
+      onReleased: (now) => this.#breaker.reset(now),
     });
-    routeKillSwitch(conn, this.topics, this.killSwitch);
 
     // 3. The unavailability budget: who is down, fleet-wide and per group.
     this.budget = new UnavailabilityBudget({
@@ -191,7 +171,16 @@ export class Controller implements AsyncDisposable {
     this.#breaker = new Breaker({
       settings: () => this.#config.policy.breaker,
       clock,
-      trip: (reason) => this.#tripBreaker(reason),
+      trip: (reason) =>
+        tripBreaker(reason, {
+          clock,
+          killSwitch: this.killSwitch,
+          webhooks,
+          conn,
+          topics: this.topics,
+          signer: seeds.signer,
+          onTrip: () => options.metrics?.onBreakerTrip(),
+        }),
       seed: seeds.failures,
     });
     this.restarts = new Restarts({
@@ -233,47 +222,31 @@ export class Controller implements AsyncDisposable {
     });
 
     // 7. Intake: {p}/restart into the inbox, then to the dispatcher.
-    const intake = new Intake({
+    const intake = routeIntake({
+      config,
+      conn,
+      topics: this.topics,
       store,
       events,
       clock,
+      commit: parts.commit,
+      isOpen: () => this.#intakeOpen,
       onAccepted: (row) => this.dispatcher.enqueue(row),
       onResult: (r) => options.metrics?.onIntake(r),
     });
     this.#intakeSyncs = intake.syncs;
-    // Group commit: the connection holds each batch's PUBACKs until this resolved.
-    parts.commit.fn = () => intake.commit();
-    parts.commit.unrouted = (topic, payload) => intake.unserved(topic, payload);
-    const filter = config.mqtt.sharedGroup
-      ? `$share/${config.mqtt.sharedGroup}/${this.topics.restart}`
-      : this.topics.restart;
-    conn.route(filter, 1, (topic, payload) => {
-      if (!this.#intakeOpen) throw new IntakeClosedError("intake is closed: shutting down");
-      intake.handle(topic, payload);
-    });
 
     // 8. Chaos: requests through the same inbox and gate, only for hosts that
     //    are up and within budget.
-    const chaosTopic = `${config.mqtt.topicPrefix}/chaos`;
-    this.#chaos = new ChaosScheduler({
-      config: () => this.#config.chaos,
-      hostsOfGroup: (group) => this.#topology.hostsOfGroup(group),
-      isOnline: (host) => this.budget.stateOf(host) === undefined,
-      hasBudget: (host) => this.budget.check(host).ok,
-      lastRestartAt: (host) => ledger.lastRestartAt(host),
-      submit: (req) => {
-        intake.handle(chaosTopic, new TextEncoder().encode(JSON.stringify(req)));
-        intake.commit().catch((err) => {
-          log("chaos").error("Cannot store the chaos request {id}: {error}", {
-            id: req.id,
-            error: errorMessage(err),
-          });
-        });
-      },
-      paused: () => this.killSwitch.paused(),
+    this.#chaos = buildChaos({
+      config: () => this.#config,
+      topology: () => this.#topology,
+      budget: this.budget,
+      ledger,
+      intake,
+      killSwitch: this.killSwitch,
+      store,
       clock,
-      // A shared store: each group's schedule runs on one instance at a time.
-      ...(store.kind === "postgres" ? chaosTurns(store, () => this.#config) : {}),
     });
 
     // 9. Upkeep: checkpoints, often and off the intake path; pruning.
@@ -287,7 +260,6 @@ export class Controller implements AsyncDisposable {
   readonly #breaker: Breaker;
   readonly #webhooks: Webhooks;
   readonly #ledger: RestartLedger;
-  readonly #signer: CommandSigner | undefined;
   readonly #statusListeners = new Set<() => void>();
 
   #statusChanged(): void {
@@ -318,55 +290,6 @@ export class Controller implements AsyncDisposable {
     return { [Symbol.dispose]: () => this.#statusListeners.delete(listener) };
   }
 
-  /** The breaker tripped: pause at once here, and for every instance through the retained message. */
-  #tripBreaker(reason: string): void {
-    const now = this.#clock.now();
-    log("control").error("Breaker tripped, engaging the kill switch: {reason}", { reason });
-    this.#options.metrics?.onBreakerTrip();
-    this.#webhooks.notify({ phase: "breaker", reason, ts: now });
-    // Here at once (in-process, trusted); every instance through the signed retained message.
-    this.killSwitch.engage({ reason, by: "breaker", since: now });
-    publishControl(this.conn, this.topics, {
-      paused: true,
-      reason,
-      by: "breaker",
-      clock: this.#clock,
-      signer: this.#signer,
-    })
-      .catch((err) => {
-        log("control").error("Cannot publish the breaker's pause: {error}", {
-          error: errorMessage(err),
-        });
-      });
-  }
-
-  /** A shared store: announce this instance, then keep in step with the others until `stop`. */
-  async #shareStore(stop: AbortSignal): Promise<void> {
-    if (this.store.kind !== "postgres") return;
-    const config = this.#config;
-    const self = {
-      id: config.mqtt.clientId,
-      topic: this.topics.restart,
-      sharedGroup: config.mqtt.sharedGroup ?? null,
-    };
-    await announce(this.store, self).catch((err) => {
-      log("run").warn("Cannot announce this instance on the shared store: {error}", {
-        error: errorMessage(err),
-      });
-    });
-    await runSharedSync({
-      store: this.store,
-      clock: this.#clock,
-      budget: this.budget,
-      breaker: this.#breaker,
-      breakerWithinSec: () => this.#config.policy.breaker?.withinSec,
-      resume: () => this.restarts.resume(),
-      take: (rows) => this.dispatcher.take(rows),
-      self,
-      leaseMs: config.store.leaseSec * 1000,
-    }, stop);
-  }
-
   async #run(): Promise<void> {
     const stop = this.#stop.signal;
     try {
@@ -384,7 +307,17 @@ export class Controller implements AsyncDisposable {
     await Promise.all([
       this.dispatcher.run({ stop, abort: this.#abort.signal }),
       this.#chaos.run(stop),
-      this.#shareStore(stop),
+      shareStore({
+        config: this.#config,
+        topics: this.topics,
+        store: this.store,
+        clock: this.#clock,
+        budget: this.budget,
+        breaker: this.#breaker,
+        breakerWithinSec: () => this.#config.policy.breaker?.withinSec,
+        resume: () => this.restarts.resume(),
+        take: (rows) => this.dispatcher.take(rows),
+      }, stop),
     ]);
   }
 
@@ -410,7 +343,7 @@ export class Controller implements AsyncDisposable {
     try {
       const seeds = await readSeeds(store, config, (options.clock ?? systemClock).now());
       // Group commit: PUBACKs wait for the inbox writes of their batch to commit.
-      const commit: _Late = { fn: () => Promise.resolve(), unrouted: () => {} };
+      const commit: LateCommit = { fn: () => Promise.resolve(), unrouted: () => {} };
       const conn = await MqttConnection.open(mqttSettings(config), {
         commitBatch: () => commit.fn(),
         unsubscribe: seeds.filters,
@@ -434,24 +367,15 @@ export class Controller implements AsyncDisposable {
 
   /** Whether the controller can take work: broker connected and store open. */
   readiness(): { ok: boolean; reasons: string[] } {
-    const reasons: string[] = [];
-    if (!this.conn.connected) {
-      const why = this.conn.lastError;
-      reasons.push(
-        `MQTT broker ${redactUrl(this.#config.mqtt.url)} not connected${why ? `: ${why}` : ""}`,
-      );
-    } else if (!this.conn.subscribed) reasons.push("MQTT subscriptions not granted yet");
-    for (const [filter, why] of this.conn.refusedFilters()) {
-      reasons.push(`MQTT subscription to ${filter} ${why}`);
-    }
-    for (const why of this.#undelivered.values()) reasons.push(why);
-    if (!this.#killSwitchKnown) {
-      reasons.push(`kill switch state not known yet (nothing delivered on ${this.topics.control})`);
-    }
-    if (!this.store.isOpen) reasons.push("store closed");
-    else if (this.store.problem !== undefined) reasons.push(this.store.problem);
-    if (this.#shutdown) reasons.push("shutting down");
-    return { ok: reasons.length === 0, reasons };
+    return readinessOf({
+      conn: this.conn,
+      url: this.#config.mqtt.url,
+      undelivered: this.#undelivered,
+      killSwitchKnown: this.#killSwitchKnown,
+      controlTopic: this.topics.control,
+      store: this.store,
+      shuttingDown: this.#shutdown !== undefined,
+    });
   }
 
   /**

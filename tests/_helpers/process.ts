@@ -75,6 +75,19 @@ export class MandrillProcess implements AsyncDisposable {
     }, { what: `log line ${re}`, timeoutMs: 30_000, ...options });
   }
 
+  /**
+   * The port its HTTP server listens on, from its log line. Give it
+   * `http.listen: "127.0.0.1:0"`: the kernel picks a free port as it binds,
+   * so tests running in parallel never race for one.
+   */
+  async httpPort(options: WaitOptions = {}): Promise<number> {
+    const line = await this.waitForLine(
+      /(Status page|HTTP endpoint) on http:\/\/[^:]+:\d+\//,
+      options,
+    );
+    return Number(/http:\/\/[^:]+:(\d+)\//.exec(line)![1]);
+  }
+
   /** Sends a signal. */
   kill(signal: Deno.Signal = "SIGTERM"): void {
     try {

@@ -13,7 +13,7 @@ import { testKeys } from "../_helpers/keys.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector } from "../_helpers/mqtt.ts";
 import { MandrillProcess, runMandrill } from "../_helpers/process.ts";
-import { freePort, waitFor } from "../_helpers/wait.ts";
+import { waitFor } from "../_helpers/wait.ts";
 
 const USERS = ["mandrill", "requesters", "h1", "h2"];
 const password = (user: string) => `pw-${user}-s3cret`;
@@ -141,9 +141,8 @@ Deno.test("broker acl: through the generated ACL a requested restart runs on its
   const dir = await Deno.makeTempDir({ prefix: "mandrill-acl-" });
   const { broker, runConfig } = await aclBroker(dir);
   try {
-    const port = freePort();
     const cfg = JSON.parse(await Deno.readTextFile(runConfig));
-    cfg.http = { listen: `127.0.0.1:${port}` };
+    cfg.http = { listen: "127.0.0.1:0" };
     await Deno.writeTextFile(runConfig, JSON.stringify(cfg));
     const pub = `${dir}/command.pub`;
     const hosts = await Promise.all(["h1", "h2"].map((h) =>
@@ -156,6 +155,7 @@ Deno.test("broker acl: through the generated ACL a requested restart runs on its
     await using agent1 = hosts[0]!.startAgent();
     await using agent2 = hosts[1]!.startAgent();
     await using run = MandrillProcess.start(["run", "--config", runConfig]);
+    const port = await run.httpPort();
     await waitFor(async () => {
       const r = await fetch(`http://127.0.0.1:${port}/readyz`);
       await r.body?.cancel();
@@ -203,14 +203,14 @@ Deno.test("broker acl: a refused password is named in the log and in /readyz (50
   const dir = await Deno.makeTempDir({ prefix: "mandrill-acl-" });
   const { broker, runConfig } = await aclBroker(dir);
   try {
-    const port = freePort();
     const cfg = JSON.parse(await Deno.readTextFile(runConfig));
-    cfg.http = { listen: `127.0.0.1:${port}` };
+    cfg.http = { listen: "127.0.0.1:0" };
     cfg.mqtt.password = "wrong";
     cfg.mqtt.reconnectMinMs = 100;
     cfg.mqtt.reconnectMaxMs = 400;
     await Deno.writeTextFile(runConfig, JSON.stringify(cfg));
     await using run = MandrillProcess.start(["run", "--config", runConfig]);
+    const port = await run.httpPort();
     const line = await run.waitForLine(/Cannot connect to/, { timeoutMs: 20_000 });
     assert.match(
       line,

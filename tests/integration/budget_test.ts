@@ -11,7 +11,7 @@ import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
 import { testKeys } from "../_helpers/keys.ts";
-import { freePort, waitFor } from "../_helpers/wait.ts";
+import { waitFor } from "../_helpers/wait.ts";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 
 /** Hosts the running mandrill counts as unavailable (`mandrill_hosts_unavailable`, all states). */
@@ -213,13 +213,13 @@ Deno.test("budget: after a kill -9 while two hosts are coming back, they still c
 Deno.test("budget: the breaker pauses everything after three restarts that never come back; resume lets the next run", async () => {
   const hosts = ["a", "b", "c", "d"];
   await using w = await world(hosts, [600, 600]); // they never come back in time
-  const port = freePort();
   const file = await w.config(Object.fromEntries(hosts.map((h) => [h, undefined])), {
-    http: { listen: `127.0.0.1:${port}` },
+    http: { listen: "127.0.0.1:0" },
     policy: { minIntervalSec: 0, maxUnavailable: 10 },
     recovery: { probeIntervalSec: 0.2, timeoutSec: 2 },
   });
   await using run = await startRun(file);
+  const port = await run.httpPort();
   await waitFor(async () => (await unavailable(port)) === 0, { what: "every agent heard from" });
   for (const [i, h] of ["a", "b", "c"].entries()) await w.request(`r-${i}`, h);
   await logged(run, /Breaker tripped, engaging the kill switch: breaker: 3 restarts failed/);

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { writeTestConfig } from "../_helpers/config.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
-import { freePort, waitFor } from "../_helpers/wait.ts";
+import { waitFor } from "../_helpers/wait.ts";
 
 async function readyz(port: number): Promise<{ status: number; reasons: string[] } | undefined> {
   try {
@@ -51,12 +51,12 @@ for (const protocolVersion of [5, 4] as const) {
     const dir = await Deno.makeTempDir();
     try {
       await using broker = await brokerDenyingRestart(dir);
-      const port = freePort();
       const file = await writeTestConfig(dir, broker.url, {
         mqtt: { username: "mandrill", password: "s3cret", protocolVersion },
-        http: { listen: `127.0.0.1:${port}` },
+        http: { listen: "127.0.0.1:0" },
       });
       await using run = MandrillProcess.start(["run", "--config", file]);
+      const port = await run.httpPort();
       const r = await waitFor(async () => {
         const r = await readyz(port);
         return r && r.reasons.some((x) => /mandrill\/restart/.test(x)) ? r : undefined;
@@ -78,9 +78,9 @@ Deno.test("delivery: with every subscription delivered, /readyz is 200", async (
   const dir = await Deno.makeTempDir();
   try {
     await using broker = await Mosquitto.start();
-    const port = freePort();
-    const file = await writeTestConfig(dir, broker.url, { http: { listen: `127.0.0.1:${port}` } });
+    const file = await writeTestConfig(dir, broker.url, { http: { listen: "127.0.0.1:0" } });
     await using run = MandrillProcess.start(["run", "--config", file]);
+    const port = await run.httpPort();
     await waitFor(async () => (await readyz(port))?.status === 200, { what: "ready" });
     run.kill("SIGTERM");
     assert.equal((await run.exited()).code, 0);

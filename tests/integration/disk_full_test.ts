@@ -12,7 +12,7 @@ import { SqliteStore } from "../../src/store/mod.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
-import { freePort, waitFor } from "../_helpers/wait.ts";
+import { waitFor } from "../_helpers/wait.ts";
 
 async function sh(program: string, ...args: string[]): Promise<void> {
   const out = await new Deno.Command(program, { args }).output();
@@ -39,11 +39,10 @@ Deno.test({
     await sh("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", disk);
     try {
       const out = `${dir}/executed.txt`;
-      const port = freePort();
       const file = await writeTestConfig(dir, broker.url, {
         mqtt: { clientId: "mandrill-diskfull", reconnectMinMs: 100, reconnectMaxMs: 500 },
         store: { path: `${disk}/m.db` },
-        http: { listen: `127.0.0.1:${port}` },
+        http: { listen: "127.0.0.1:0" },
         executors: { local: { type: "command", argv: recordingArgv(out) } },
         hosts: Object.fromEntries(
           Array.from({ length: 50 }, (_, i) => [`web-${i}`, { executor: "local" }]),
@@ -52,6 +51,7 @@ Deno.test({
       });
       await using events = await EventCollector.start(broker.url);
       await using run = MandrillProcess.start(["run", "--config", file]);
+      const port = await run.httpPort();
       await waitFor(async () => (await readyz(port)).status === 200, { what: "ready" });
       // Fill the disk: leave almost nothing for the write-ahead log.
       const filler = `${disk}/filler`;

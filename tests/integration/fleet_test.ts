@@ -11,7 +11,7 @@ import { FakeHost } from "../_helpers/fake_host.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
-import { freePort, waitFor } from "../_helpers/wait.ts";
+import { waitFor } from "../_helpers/wait.ts";
 import { writeTestConfig } from "../_helpers/config.ts";
 import { testKeys } from "../_helpers/keys.ts";
 
@@ -33,10 +33,9 @@ Deno.test("fleet: mandrill run restarts through the agent, sees the host come ba
   });
   await web1.boot("boot-1a", 86_400);
   await web2.boot("boot-2a", 86_400);
-  const port = freePort();
   const file = await writeTestConfig(root, broker.url, {
     mqtt: { clientId: "mandrill-fleet-it" },
-    http: { listen: `127.0.0.1:${port}` },
+    http: { listen: "127.0.0.1:0" },
     executors: { agent: { type: "agent", timeoutSec: 10, staleSec: 5 } },
     security: { commandKeyFile: keys.keyFile },
     hosts: {
@@ -48,6 +47,7 @@ Deno.test("fleet: mandrill run restarts through the agent, sees the host come ba
   });
   await using events = await EventCollector.start(broker.url);
   await using controller = MandrillProcess.start(["run", "--config", file]);
+  const port = await controller.httpPort();
   await controller.waitForLine(/Subscribed to/);
   const agents = [web1.startAgent(), web2.startAgent()];
   try {

@@ -10,7 +10,7 @@ import { Controller } from "../../src/controller.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
-import { freePort, waitFor } from "../_helpers/wait.ts";
+import { waitFor } from "../_helpers/wait.ts";
 import { hostsConfig, testConfig, writeTestConfig } from "../_helpers/config.ts";
 import { WebhookReceiver } from "../_helpers/webhook_receiver.ts";
 
@@ -31,10 +31,9 @@ Deno.test("notify: a 2,000-request burst while the webhook hangs — every reque
   await using broker = await Mosquitto.start();
   await using receiver = WebhookReceiver.start(() => "hang");
   const dir = await Deno.makeTempDir();
-  const port = freePort();
   const secret = "T0123/B0456/hangingSecretToken";
   const file = await writeTestConfig(dir, broker.url, {
-    http: { listen: `127.0.0.1:${port}` },
+    http: { listen: "127.0.0.1:0" },
     executors: { local: { type: "command", argv: ["true"] } },
     hosts: hostsConfig(200),
     policy: {
@@ -57,6 +56,7 @@ Deno.test("notify: a 2,000-request burst while the webhook hangs — every reque
   await using proc = MandrillProcess.start(["run", "--config", file], {
     env: { HOOK_URL: receiver.url(`/services/${secret}`) },
   });
+  const port = await proc.httpPort();
   await proc.waitForLine(/Subscribed to/);
   await using pub = await connectClient(broker.url);
   const payloads = Array.from(

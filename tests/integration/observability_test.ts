@@ -4,7 +4,7 @@ import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
-import { freePort, waitFor } from "../_helpers/wait.ts";
+import { waitFor } from "../_helpers/wait.ts";
 import { writeTestConfig } from "../_helpers/config.ts";
 
 interface Family {
@@ -30,15 +30,15 @@ async function get(url: string): Promise<{ status: number; body: string }> {
 Deno.test("run: /metrics parses as Prometheus text and counts requests; /readyz follows the broker", async () => {
   await using broker = await Mosquitto.start();
   const dir = await Deno.makeTempDir();
-  const port = freePort();
   const file = await writeTestConfig(dir, broker.url, {
     mqtt: { clientId: "mandrill-obs", reconnectMinMs: 100, reconnectMaxMs: 300 },
-    http: { listen: `127.0.0.1:${port}` },
+    http: { listen: "127.0.0.1:0" },
     executors: { local: { type: "command", argv: ["true"] } },
     hosts: { "web-1": { executor: "local" } },
   });
   await using events = await EventCollector.start(broker.url);
   await using proc = MandrillProcess.start(["run", "--config", file]);
+  const port = await proc.httpPort();
   await proc.waitForLine(/Subscribed to/);
   const base = `http://127.0.0.1:${port}`;
   await using pub = await connectClient(broker.url);

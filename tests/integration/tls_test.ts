@@ -13,7 +13,7 @@ import { testKeys } from "../_helpers/keys.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
-import { freePort, waitFor } from "../_helpers/wait.ts";
+import { waitFor } from "../_helpers/wait.ts";
 
 /** `/readyz` of the instance on `port`, once it answers. */
 async function readyz(port: number): Promise<{ status: number; body: string }> {
@@ -40,16 +40,16 @@ Deno.test("tls: mutual TLS works for mandrill run and mandrill agent; a request 
     });
     await host.boot("boot-1", 100);
     await using agent = host.startAgent();
-    const port = freePort();
     const file = await writeTestConfig(dir, broker.tlsUrl, {
       mqtt: { tls: { caFile: ca.caFile, ...runCert } },
-      http: { listen: `127.0.0.1:${port}` },
+      http: { listen: "127.0.0.1:0" },
       security: { commandKeyFile: keys.keyFile },
       executors: { agent: { type: "agent", timeoutSec: 10 } },
       hosts: { h1: { executor: "agent" } },
       policy: { minIntervalSec: 0 },
     });
     await using run = MandrillProcess.start(["run", "--config", file]);
+    const port = await run.httpPort();
     await run.waitForLine(/Connected to mqtts:\/\/localhost:\d+/);
     await agent.waitForLine(/Connected to mqtts:\/\/localhost:\d+/);
     await waitFor(async () => (await readyz(port)).status === 200, { what: "ready over TLS" });
@@ -114,12 +114,12 @@ Deno.test("tls: a wrong CA, a missing client certificate, a wrong host name and 
       },
     ];
     const runs = await Promise.all(cases.map(async (c) => {
-      const port = freePort();
       const file = await writeTestConfig(dir, c.url, {
         mqtt: { tls: c.tls, reconnectMinMs: 100, reconnectMaxMs: 500 },
-        http: { listen: `127.0.0.1:${port}` },
+        http: { listen: "127.0.0.1:0" },
       }, c.name);
-      return { ...c, port, run: MandrillProcess.start(["run", "--config", file]) };
+      const run = MandrillProcess.start(["run", "--config", file]);
+      return { ...c, port: await run.httpPort(), run };
     }));
     try {
       for (const c of runs) {

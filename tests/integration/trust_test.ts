@@ -14,7 +14,7 @@ import { testKeys } from "../_helpers/keys.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "../_helpers/mqtt.ts";
 import { MandrillProcess } from "../_helpers/process.ts";
-import { freePort, waitFor } from "../_helpers/wait.ts";
+import { waitFor } from "../_helpers/wait.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -168,9 +168,8 @@ Deno.test("trust: results count only for a command outstanding for that host —
     commandSec: 3, // the real answer takes a while: the forger has time
     agent: { security: { controllerKeyFile: keys.pubFile } },
   });
-  const port = freePort();
   const file = await writeTestConfig(dir, broker.url, {
-    http: { listen: `127.0.0.1:${port}` },
+    http: { listen: "127.0.0.1:0" },
     executors: { agent: { type: "agent", timeoutSec: 20, staleSec: 3 } },
     security: { commandKeyFile: keys.keyFile },
     hosts: { h1: { executor: "agent" }, h2: { executor: "agent" } },
@@ -179,6 +178,7 @@ Deno.test("trust: results count only for a command outstanding for that host —
   });
   await using events = await EventCollector.start(broker.url);
   await using run = MandrillProcess.start(["run", "--config", file]);
+  const port = await run.httpPort();
   try {
     await run.waitForLine(/Kill switch: \W*running/, { timeoutMs: 30_000 });
     await using forger = await connectClient(broker.url);
