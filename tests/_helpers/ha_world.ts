@@ -12,7 +12,7 @@ import { Mosquitto } from "./mosquitto.ts";
 import { connectClient, EventCollector, publishAll } from "./mqtt.ts";
 import { Postgres } from "./postgres.ts";
 import { MandrillProcess } from "./process.ts";
-import { freePort, waitFor } from "./wait.ts";
+import { waitFor } from "./wait.ts";
 
 /** Options of {@linkcode HaWorld.start}. */
 export interface HaWorldOptions {
@@ -106,15 +106,14 @@ export class HaWorld implements AsyncDisposable {
     const files: string[] = [];
     const ports: number[] = [];
     for (let i = 0; i < o.instances; i++) {
-      const port = freePort();
-      ports.push(port);
+      ports.push(0); // the kernel picks it; read back when the instance starts
       files.push(
         await writeTestConfig(dir, broker.url, {
           mqtt: o.sharedGroup === null
             ? { clientId: `mandrill-${i}` }
             : { clientId: `mandrill-${i}`, sharedGroup: o.sharedGroup ?? "mandrill" },
           store: { url, leaseSec: o.leaseSec ?? 2 },
-          http: { listen: `127.0.0.1:${port}` },
+          http: { listen: "127.0.0.1:0" },
           executors: {
             agent: { type: "agent", timeoutSec: 10, staleSec: 3 },
             cmd: {
@@ -167,6 +166,7 @@ export class HaWorld implements AsyncDisposable {
     this.runs[i] = run;
     try {
       await run.waitForLine(/Kill switch: \W*(running|paused)/, { timeoutMs: 30_000 });
+      this.ports[i] = await run.httpPort();
     } catch (err) {
       throw new Error(
         `instance ${i} did not start: ${String(err)}\n${run.lines.slice(-20).join("\n")}`,

@@ -11,7 +11,7 @@ import { testKeys } from "./keys.ts";
 import { Mosquitto } from "./mosquitto.ts";
 import { connectClient, publishAll } from "./mqtt.ts";
 import { MandrillProcess } from "./process.ts";
-import { freePort, waitFor } from "./wait.ts";
+import { waitFor } from "./wait.ts";
 
 /** Options of {@linkcode StatusWorld.start}. */
 export interface StatusWorldOptions {
@@ -72,9 +72,8 @@ export class StatusWorld implements AsyncDisposable {
       commandSec: options.commandSec,
       agent: { security: { controllerKeyFile: keys.pubFile } },
     });
-    const port = freePort();
     const file = await writeTestConfig(dir, broker.url, {
-      http: { listen: `127.0.0.1:${port}` },
+      http: { listen: "127.0.0.1:0" },
       security: { commandKeyFile: keys.keyFile },
       executors: { agent: { type: "agent", timeoutSec: 10, staleSec: 3 } },
       hosts: Object.fromEntries(
@@ -87,6 +86,11 @@ export class StatusWorld implements AsyncDisposable {
       policy: options.policy ?? { minIntervalSec: 0 },
     });
     const run = MandrillProcess.start(["run", "--config", file]);
+    // The kernel picked the port; a restart of mandrill (restartRun) keeps it.
+    const port = await run.httpPort();
+    const config = JSON.parse(await Deno.readTextFile(file));
+    config.http.listen = `127.0.0.1:${port}`;
+    await Deno.writeTextFile(file, JSON.stringify(config));
     const pub = await connectClient(broker.url);
     const world = new StatusWorld({ file, port, fleet, run, broker, dir, pub });
     try {
