@@ -39,6 +39,8 @@ export interface GateFacts {
   ): { ok: true } | { ok: false; code: WaitCode; reason: string };
   /** Resolves on the next budget change, after `timeoutMs`, or on abort (never rejects). */
   budgetChanged(options: { signal: AbortSignal; timeoutMs: number }): Promise<void>;
+  /** The request waiting with `signal` no longer waits (see `UnavailabilityBudget.leave`). */
+  budgetLeave?(signal: AbortSignal): void;
 }
 
 /** Who takes a request once the gate decided: the owner of a restart's life. */

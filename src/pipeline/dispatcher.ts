@@ -274,6 +274,7 @@ export class Dispatcher {
       try {
         using _host = await this.#hosts.acquire(row.host, { signal: waiting });
         const flight = this.#claimed.get(row.id)!;
+        let reasonAt = -Infinity;
         for (;;) {
           // A row still waiting when shutdown starts stays pending for the next start.
           if (stop.aborted) return;
@@ -316,7 +317,12 @@ export class Dispatcher {
               reason: decision.reason,
             });
           }
-          Object.assign(flight, { waitingFor: decision.reason, waitCode: decision.code });
+          // What it waits for, written at most once a second (each change gates it again).
+          const now = this.#o.clock.now();
+          if (flight.waitCode !== decision.code || now - reasonAt >= 1_000) {
+            Object.assign(flight, { waitingFor: decision.reason, waitCode: decision.code });
+            reasonAt = now;
+          }
           await this.#o.facts.budgetChanged({
             signal: waiting,
             timeoutMs: this.#o.recheckMs ?? 1_000,
@@ -334,6 +340,7 @@ export class Dispatcher {
         this.#o.onTaskError?.(err);
         throw err;
       } finally {
+        this.#o.facts.budgetLeave?.(waiting);
         this.#release(row);
       }
     });

@@ -117,7 +117,15 @@ export function decide(
     );
   }
   if (state.overBudget) {
-    return { kind: "wait", code: state.overBudget.code, reason: state.overBudget.reason };
+    const over = state.overBudget;
+    // Read only when shown: a waiting request is gated again on every change.
+    return {
+      kind: "wait",
+      code: over.code,
+      get reason() {
+        return over.reason;
+      },
+    };
   }
   return allow;
 }

@@ -85,6 +85,16 @@ export class UnavailabilityBudget implements Disposable {
   readonly #subscription: Disposable;
   #refreshedAt = -Infinity;
   #changed: PromiseWithResolvers<void> | undefined;
+  readonly #ticks = new Map<
+    number,
+    { promise: Promise<void>; resolve: () => void; timer: ReturnType<typeof setTimeout> }
+  >();
+  /** Waiting requests, in arrival order, with the release they were last woken for. */
+  readonly #queue = new Map<AbortSignal, { resolve: () => void; gen: number }>();
+  /** Waiters woken for a release (its number) that have not waited again or left yet. */
+  readonly #woken = new Map<AbortSignal, number>();
+  /** Releases so far: each wakes one waiter. */
+  #releases = 0;
   #notifyQueued = false;
 
   /** Listens to the fleet view's online changes at once; dispose to stop. */
@@ -160,21 +170,17 @@ export class UnavailabilityBudget implements Disposable {
     const inGroup = down.size + (down.has(host) ? 0 : 1);
     const limit = budgetLimit(limits.maxUnavailablePerGroup, topology.sizeOf(group));
     if (inGroup > limit) {
-      return {
-        ok: false,
-        code: "group",
-        reason: `${_groupName(group)}: ${_list(down)} (${down.size} of ${limit} allowed down)`,
-      };
+      return _refusal(
+        "group",
+        () => `${_groupName(group)}: ${_list(down)} (${down.size} of ${limit} allowed down)`,
+      );
     }
     const total = all.size + (all.has(host) ? 0 : 1);
     if (total > limits.maxUnavailable) {
-      return {
-        ok: false,
-        code: "fleet",
-        reason: `fleet: ${
-          _list(all)
-        } (${all.size} of maxUnavailable ${limits.maxUnavailable} down)`,
-      };
+      return _refusal(
+        "fleet",
+        () => `fleet: ${_list(all)} (${all.size} of maxUnavailable ${limits.maxUnavailable} down)`,
+      );
     }
     return { ok: true };
   }
@@ -206,25 +212,86 @@ export class UnavailabilityBudget implements Disposable {
   }
 
   /**
-   * Resolves on the next change (a host held, released, back online, no longer
-   * stale), after `timeoutMs`, or when `signal` aborts — whichever is first.
-   * Never rejects: the caller checks again either way.
+   * Resolves when the budget may have room for the caller, after `timeoutMs`,
+   * or when `signal` aborts — whichever is first. Never rejects: the caller
+   * checks again either way.
+   *
+   * Waiters with a `signal` (one per waiting request, the same on every
+   * call) queue in arrival order, and each host released wakes the first
+   * one only: a released slot is handed to one request, not raced for by
+   * all of them (a thousand waiting requests, each gated again on every
+   * change, were most of the executor's CPU). A woken waiter that waits again
+   * did not take the slot: the next one is woken, each at most once per
+   * release. Call {@linkcode leave} when a request stops waiting. Without a
+   * `signal`, any change wakes the caller.
    */
   changed(options: { signal?: AbortSignal; timeoutMs: number }): Promise<void> {
     const { signal, timeoutMs } = options;
     if (signal?.aborted) return Promise.resolve();
-    this.#changed ??= Promise.withResolvers<void>();
-    const change = this.#changed.promise;
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", done);
+    const tick = this.#tick(timeoutMs);
+    if (signal === undefined) {
+      this.#changed ??= Promise.withResolvers<void>();
+      return Promise.race([this.#changed.promise, tick]);
+    }
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const wokenIn = this.#woken.get(signal);
+    const known = this.#queue.get(signal);
+    if (wokenIn !== undefined) {
+      // Woken for a slot it did not take: hand it on, and queue again.
+      this.#woken.delete(signal);
+      this.#queue.set(signal, { resolve, gen: wokenIn });
+      this.#wakeNext(wokenIn);
+    } else if (known !== undefined) {
+      known.resolve = resolve; // keeps its place
+    } else {
+      this.#queue.set(signal, { resolve, gen: -1 });
+      signal.addEventListener("abort", () => this.leave(signal), { once: true });
+    }
+    return Promise.race([promise, tick]);
+  }
+
+  /** `signal`'s request no longer waits (it started, was skipped, or gave up). */
+  leave(signal: AbortSignal): void {
+    const entry = this.#queue.get(signal);
+    this.#queue.delete(signal);
+    entry?.resolve();
+    const wokenIn = this.#woken.get(signal);
+    if (wokenIn === undefined) return;
+    this.#woken.delete(signal);
+    // Woken, then gone without waiting again: whether it took the slot or not,
+    // the next one looks (if the slot is taken, it waits again, and so on).
+    this.#wakeNext(wokenIn);
+  }
+
+  /** Wakes the first waiter not yet woken for release `gen`. */
+  #wakeNext(gen: number): void {
+    for (const [signal, entry] of this.#queue) {
+      if (entry.gen >= gen) continue;
+      this.#queue.delete(signal);
+      this.#woken.set(signal, gen);
+      entry.resolve();
+      return;
+    }
+  }
+
+  /** Wakes every waiter (the limits or the topology changed). */
+  #wakeAll(): void {
+    for (const entry of this.#queue.values()) entry.resolve();
+  }
+
+  /** Resolves within `ms`, shared by every caller asking for the same `ms` meanwhile. */
+  #tick(ms: number): Promise<void> {
+    let tick = this.#ticks.get(ms);
+    if (tick === undefined) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      const timer = setTimeout(() => {
+        this.#ticks.delete(ms);
         resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      signal?.addEventListener("abort", done, { once: true });
-      change.then(done);
-    });
+      }, ms);
+      tick = { promise, resolve, timer };
+      this.#ticks.set(ms, tick);
+    }
+    return tick.promise;
   }
 
   /** Calls `listener` (soon, once per turn) after changes. Dispose to stop. */
@@ -243,11 +310,17 @@ export class UnavailabilityBudget implements Disposable {
     this.#refreshedAt = -Infinity;
     this.#refreshIfDue();
     this.#notify();
+    this.#wakeAll();
   }
 
   [Symbol.dispose](): void {
     this.#subscription[Symbol.dispose]();
     this.#listeners.clear();
+    for (const tick of this.#ticks.values()) {
+      clearTimeout(tick.timer);
+      tick.resolve();
+    }
+    this.#ticks.clear();
   }
 
   #agentState(host: string, now: number): Unavailability | undefined {
@@ -284,6 +357,8 @@ export class UnavailabilityBudget implements Disposable {
     const state = this.#held.get(host) ?? this.#remote.get(host) ?? this.#agent.get(host);
     const before = this.#all.get(host);
     if (before === state) return;
+    // A host that became available again frees a slot: one waiter gets it.
+    if (state === undefined) this.#wakeNext(++this.#releases);
     const group = this.#o.topology().groupOf(host);
     let members = this.#byGroup.get(group);
     if (state === undefined) {
@@ -315,6 +390,21 @@ export class UnavailabilityBudget implements Disposable {
       }
     });
   }
+}
+
+/**
+ * A refusal whose reason is written only when read (once): requests waiting
+ * check again on every change, and most never show their reason.
+ */
+function _refusal(code: "group" | "fleet", reason: () => string): BudgetCheck {
+  let text: string | undefined;
+  return {
+    ok: false,
+    code,
+    get reason() {
+      return text ??= reason();
+    },
+  };
 }
 
 /** `group web`, or `host web-1` for a host without a group. */

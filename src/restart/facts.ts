@@ -58,5 +58,6 @@ export function fleetFacts(o: FleetFactsOptions): GateFacts {
     restartsLastHour: (now) => o.ledger.countLastHour(now),
     budget: (host, outages) => o.budget.check(host, outages),
     budgetChanged: (options) => o.budget.changed(options),
+    budgetLeave: (signal) => o.budget.leave(signal),
   };
 }

@@ -137,3 +137,42 @@ Deno.test("budget: changed() resolves on a change, on its timeout, or on abort",
   await b.changed({ timeoutMs: 1 });
   b[Symbol.dispose]();
 });
+
+Deno.test("budget: a released host wakes one waiting request, in arrival order; one that waits again hands the slot on; leave() too", async () => {
+  const { b } = budget({ a: {}, b: {}, c: {} });
+  b.hold("a", "restarting");
+  const woken: string[] = [];
+  const signals = ["w1", "w2", "w3"].map(() => new AbortController().signal);
+  const wait = (i: number) =>
+    b.changed({ signal: signals[i]!, timeoutMs: 60_000 }).then(() => woken.push(`w${i + 1}`));
+  const waits = [wait(0), wait(1), wait(2)];
+  const settle = () => new Promise((r) => setTimeout(r, 0));
+  await settle();
+  b.hold("b", "restarting"); // a host going down frees nothing: nobody wakes
+  await settle();
+  assert.equal(woken.length, 0, "a host going down woke a waiter");
+  b.release("a");
+  await waits[0];
+  await settle();
+  assert.deepEqual(woken, ["w1"], "one release woke more than one waiter");
+  // w1 did not take the slot (it waits again): w2 gets it, and w1 keeps waiting.
+  const again = b.changed({ signal: signals[0]!, timeoutMs: 60_000 }).then(() =>
+    woken.push("w1 again")
+  );
+  await waits[1];
+  await settle();
+  assert.deepEqual(woken, ["w1", "w2"]);
+  // w2 leaves without waiting again (it started, or was skipped): w3 looks next.
+  b.leave(signals[1]!);
+  await waits[2];
+  await settle();
+  assert.deepEqual(woken, ["w1", "w2", "w3"]);
+  b.leave(signals[2]!); // the release was handed through every waiter once: it stops there
+  await settle();
+  assert.deepEqual(woken, ["w1", "w2", "w3"], "the same release woke a waiter twice");
+  b.release("b");
+  await again;
+  assert.deepEqual(woken, ["w1", "w2", "w3", "w1 again"]);
+  b.leave(signals[0]!);
+  b[Symbol.dispose]();
+});
