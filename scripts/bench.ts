@@ -13,7 +13,7 @@ import { DropWatcher, startBroker } from "./_bench/broker.ts";
 import { BenchContext, FULL, QUICK, type Sizes } from "./_bench/context.ts";
 import { ROOT } from "./_bench/proc.ts";
 import { type CpuProfile, summarize, toMarkdown } from "./_bench/profile_summary.ts";
-import { figuresTable, type Results, resultsMarkdown } from "./_bench/report.ts";
+import { figuresTable, goalsList, type Results, resultsMarkdown } from "./_bench/report.ts";
 import { runScenarios, type Scenario, SCENARIOS } from "./_bench/scenarios.ts";
 import { codeFingerprint, gitState, machineInfo } from "./_bench/sysinfo.ts";
 import { pipelineRun } from "./_bench/throughput.ts";
@@ -21,8 +21,10 @@ import { pipelineRun } from "./_bench/throughput.ts";
 const USAGE = `Usage: deno task bench [options]
 
 Starts Mosquitto on an ephemeral port and measures mandrill: ceiling (bare
-subscriber), pipeline (dry run), executor (/bin/true), latency (publish →
-executor start), memory with a simulated fleet, and shutdown.
+subscriber), pipeline (dry run), executor (/bin/true), ssh fanout (one real
+sshd, 200 hosts, against xargs -P, Ansible and pssh), ssh recovery (hosts
+that come back on a new boot id), latency (publish → executor start),
+memory with a simulated fleet, and shutdown.
 
 Options:
   --quick              Shorter scenarios for a smoke run (N 5,000, 5 s loads)
@@ -112,7 +114,7 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  const { figures, details, notes } = await runScenarios(ctx, selected);
+  const { figures, goals, details, notes } = await runScenarios(ctx, selected);
   const dropped = await drops.settled();
   const gitAtEnd = await gitState();
   if (await codeFingerprint(ROOT) !== codeAtStart) {
@@ -132,6 +134,7 @@ async function main(): Promise<number> {
     machine,
     settings: { quick: values.quick ?? false, runs, scenarios: [...selected], sizes },
     figures,
+    goals,
     details,
     notes,
     durationSec: (performance.now() - t0) / 1000,
@@ -141,6 +144,7 @@ async function main(): Promise<number> {
   await _fmt(`${out}/results.md`);
   console.log(figuresTable(figures));
   console.log("");
+  if (goals.length) console.log(`${goalsList(goals)}\n`);
   for (const n of notes) console.log(`- ${n}`);
   ctx.progress(
     `done in ${results.durationSec.toFixed(0)} s; wrote ${out}/results.json and results.md`,

@@ -32,6 +32,12 @@ export interface Sizes {
   /** Requests waiting and in flight when SIGTERM comes, in the shutdown scenario. */
   shutdownPending: number;
   shutdownInFlight: number;
+  /** Hosts (loopback addresses of one sshd) and restarts at once of the ssh scenarios. */
+  sshHosts: number;
+  sshConcurrency: number;
+  /** ssh-recovery: seconds from a restart to the new boot id, and `recovery.maxProbes`. */
+  sshBootDelaySec: number;
+  sshMaxProbes: number;
 }
 
 /** The full bench (issue #7). */
@@ -51,6 +57,10 @@ export const FULL: Sizes = {
   fleetSec: 24,
   shutdownPending: 1_000,
   shutdownInFlight: 50,
+  sshHosts: 200,
+  sshConcurrency: 20,
+  sshBootDelaySec: 2,
+  sshMaxProbes: 16,
 };
 
 /** `--quick`: a smoke run of every scenario. */

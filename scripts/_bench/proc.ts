@@ -56,6 +56,17 @@ export class BenchProcess implements AsyncDisposable {
     return new BenchProcess(proc, script.split("/").pop() ?? script);
   }
 
+  /** Starts any `program` with `args` (stdin null, stdout and stderr collected). */
+  static spawn(program: string, args: string[]): BenchProcess {
+    const proc = new Deno.Command(program, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    return new BenchProcess(proc, program.split("/").pop() ?? program);
+  }
+
   /** The pid. */
   get pid(): number {
     return this.#proc.pid;
@@ -194,4 +205,17 @@ export function readCpuSeconds(pid: number): number {
 /** High-resolution wall-clock time in ms since the epoch (comparable across processes). */
 export function epochMs(): number {
   return performance.timeOrigin + performance.now();
+}
+
+/** The first `name` on PATH that is a file, or undefined. */
+export function findProgram(name: string): string | undefined {
+  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
+    const path = `${dir || "."}/${name}`;
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }
