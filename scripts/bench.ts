@@ -33,6 +33,8 @@ Options:
   --latency-rate R     Requests/s of the latency scenario (default ${FULL.latencyRate})
   --sustained-rate R   Requests/s of the latency-sustained scenario (default ${FULL.sustainedRate})
   --n N                Requests of the ceiling and pipeline scenarios (default ${FULL.n})
+  --ssh-option K=V     An ssh option for every tool of the ssh scenarios (repeatable),
+                       e.g. KexAlgorithms=curve25519-sha256 (default: OpenSSH's own)
   --out DIR            Where results go (default bench/)
   --profile            Profile the pipeline once (deno --cpu-prof) and summarize it
                        into DIR/profile.md instead of running the scenarios;
@@ -60,6 +62,7 @@ async function main(): Promise<number> {
         "latency-rate": { type: "string" },
         "sustained-rate": { type: "string" },
         n: { type: "string" },
+        "ssh-option": { type: "string", multiple: true },
         out: { type: "string" },
         profile: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -90,6 +93,11 @@ async function main(): Promise<number> {
     const unknown = only?.filter((s) => !(SCENARIOS as readonly string[]).includes(s)) ?? [];
     if (unknown.length) throw new RangeError(`--only: unknown scenario ${unknown.join(", ")}`);
     selected = new Set((only ?? SCENARIOS) as Scenario[]);
+    for (const o of values["ssh-option"] ?? []) {
+      if (!/^[A-Za-z][A-Za-z0-9]*=\S+$/.test(o)) {
+        throw new RangeError(`--ssh-option: expected Key=Value, got "${o}"`);
+      }
+    }
   } catch (err) {
     console.error(`bench: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
@@ -102,7 +110,8 @@ async function main(): Promise<number> {
   const codeAtStart = await codeFingerprint(ROOT);
   await using broker = await startBroker();
   await using drops = await DropWatcher.start(broker);
-  const ctx = new BenchContext(broker, sizes, runs);
+  const sshOptions = values["ssh-option"] ?? [];
+  const ctx = new BenchContext(broker, sizes, runs, { sshOptions });
   ctx.progress(
     `broker ${broker.url}; ${machine.cores} cores, load ${machine.loadAverage.join(" ")}`,
   );
@@ -132,7 +141,13 @@ async function main(): Promise<number> {
   );
   const results: Results = {
     machine,
-    settings: { quick: values.quick ?? false, runs, scenarios: [...selected], sizes },
+    settings: {
+      quick: values.quick ?? false,
+      runs,
+      scenarios: [...selected],
+      sizes,
+      ...(sshOptions.length ? { sshOptions } : {}),
+    },
     figures,
     goals,
     details,

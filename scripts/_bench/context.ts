@@ -73,18 +73,30 @@ export const QUICK: Sizes = {
   fleetSec: 5,
 };
 
+/** Options of {@linkcode BenchContext}. */
+export interface BenchContextOptions {
+  /**
+   * Extra `Key=Value` ssh options for every ssh tool of the ssh scenarios
+   * (mandrill's executor, xargs, Ansible, pssh), e.g.
+   * `KexAlgorithms=curve25519-sha256`. Default: none, OpenSSH's defaults.
+   */
+  sshOptions?: string[];
+}
+
 /** Shared by the scenarios of one bench. */
 export class BenchContext {
   readonly broker: Mosquitto;
   readonly sizes: Sizes;
   readonly runs: number;
+  readonly sshOptions: readonly string[];
   #seq = 0;
 
   /** A context over a started broker. */
-  constructor(broker: Mosquitto, sizes: Sizes, runs: number) {
+  constructor(broker: Mosquitto, sizes: Sizes, runs: number, options: BenchContextOptions = {}) {
     this.broker = broker;
     this.sizes = sizes;
     this.runs = runs;
+    this.sshOptions = [...(options.sshOptions ?? [])];
   }
 
   /** A topic prefix no other run uses, e.g. `bench-pipeline-3`. */

@@ -7,7 +7,14 @@
 import { DatabaseSync } from "node:sqlite";
 import type { ConfigInput } from "../../src/config/mod.ts";
 import { connectClient } from "../../tests/_helpers/mqtt.ts";
-import { BenchProcess, readCpuSeconds, readMemory, ROOT, waitUntil } from "./proc.ts";
+import {
+  BenchProcess,
+  readChildrenCpuSeconds,
+  readCpuSeconds,
+  readMemory,
+  ROOT,
+  waitUntil,
+} from "./proc.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 /** The V8 flags the shipped binary is compiled with (`deno task compile`): measure what ships. */
@@ -248,6 +255,11 @@ export class BenchMandrill implements AsyncDisposable {
   /** CPU seconds used so far. */
   cpuSeconds(): number {
     return readCpuSeconds(this.proc.pid);
+  }
+
+  /** CPU seconds of the children it has waited for (its executors' processes) so far. */
+  childrenCpuSeconds(): number {
+    return readChildrenCpuSeconds(this.proc.pid);
   }
 
   /** CPU used while idle over a window of `ms`, in cores (1 = one full core). */

@@ -195,11 +195,24 @@ export function readMemory(pid: number): Memory {
 }
 
 /** User + system CPU time of `pid` so far, in seconds (from /proc/PID/stat, 100 ticks/s). */
-export function readCpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+export function readCpuSeconds(pid: number | "self"): number {
+  const f = _statFields(pid);
   // utime and stime are fields 14 and 15 of stat; 12 and 13 after "pid (comm) ".
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/**
+ * User + system CPU time of the children `pid` has waited for (cutime +
+ * cstime, their own waited-for children included), in seconds.
+ */
+export function readChildrenCpuSeconds(pid: number | "self"): number {
+  const f = _statFields(pid);
+  return (Number(f[13]) + Number(f[14])) / 100;
+}
+
+function _statFields(pid: number | "self"): string[] {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 }
 
 /** High-resolution wall-clock time in ms since the epoch (comparable across processes). */

@@ -25,7 +25,14 @@ export interface Goal {
 /** Everything written to bench/results.json. */
 export interface Results {
   machine: MachineInfo;
-  settings: { quick: boolean; runs: number; scenarios: string[]; sizes: Sizes };
+  settings: {
+    quick: boolean;
+    runs: number;
+    scenarios: string[];
+    sizes: Sizes;
+    /** `--ssh-option`s given to every ssh tool. */
+    sshOptions?: string[];
+  };
   figures: Figure[];
   /** Targets checked against the figures. */
   goals: Goal[];
@@ -123,10 +130,15 @@ export function resultsMarkdown(r: Results): string {
     "",
     `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryTotalMiB} MiB, ${m.os}, ` +
     `Linux ${m.kernel} ${m.arch}; Deno ${m.deno} (V8 ${m.v8}); ${m.mosquitto}; ` +
+    (m.openssh ? `${m.openssh}; ` : "") +
     `load average at start ${m.loadAverage.map((x) => x.toFixed(2)).join(" ")}. ` +
     `Code: ${m.git.commit}${
       m.git.dirty.length ? ` plus uncommitted changes to ${m.git.dirty.join(", ")}` : ""
     }.`,
+    "",
+    `Scenarios: ${s.scenarios.join(", ")}` +
+    (s.sshOptions?.length ? `; ssh options for every ssh tool: ${s.sshOptions.join(" ")}` : "") +
+    ".",
     "",
     `Sizes: ${
       Object.entries(s.sizes).map(([k, v]) => `${k} ${v.toLocaleString("en-US")}`).join(", ")

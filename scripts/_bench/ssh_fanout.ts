@@ -13,7 +13,7 @@
  */
 import type { BenchContext } from "./context.ts";
 import { BenchMandrill } from "./mandrill.ts";
-import { findProgram } from "./proc.ts";
+import { findProgram, readChildrenCpuSeconds } from "./proc.ts";
 import type { PublisherResult } from "./publisher.ts";
 import type { SshFleet } from "./ssh_fleet.ts";
 import { burst } from "./throughput.ts";
@@ -31,12 +31,20 @@ export interface MandrillFanoutRun {
   busyCpuMsPerRestart: number;
   /** mandrill's CPU at idle, before the requests, cores. */
   idleCores: number;
+  /** mandrill's CPU and that of its ssh children, per host, ms. */
+  cpuMsPerHost: number;
+  /** sshd's CPU (the sessions it served) per host, ms. */
+  sshdCpuMsPerHost: number;
 }
 
 /** One run of a peer (xargs, Ansible, pssh). */
 export interface PeerRun {
   hostsPerSec: number;
   seconds: number;
+  /** The tool's CPU and that of its ssh children, per host, ms. */
+  cpuMsPerHost: number;
+  /** sshd's CPU (the sessions it served) per host, ms. */
+  sshdCpuMsPerHost: number;
 }
 
 /** A peer tool: how to run it over the fleet, or why it cannot be. */
@@ -70,11 +78,15 @@ export async function mandrillFanoutRun(
   });
   const idleCores = await m.idleCores();
   const cpu0 = m.cpuSeconds();
+  const children0 = m.childrenCpuSeconds();
+  const sshd0 = fleet.sshd.cpuSeconds();
   await using pub = burst(ctx, { prefix, count, idPrefix: "s-", hosts: count });
   const p = await pub.json<PublisherResult>(60_000);
   if (p.errors > 0) throw new Error(`ssh-fanout: ${p.errors} publishes failed`);
   await m.waitDone("s-", count, 300_000);
   const cpu = m.cpuSeconds() - cpu0;
+  const children = m.childrenCpuSeconds() - children0;
+  const sshd = fleet.sshd.cpuSeconds() - sshd0;
   const span = m.span("s-");
   const outcomes = m.outcomes("s-");
   if (outcomes.succeeded !== count) {
@@ -94,6 +106,8 @@ export async function mandrillFanoutRun(
     cpuMsPerRestart: (cpu / count) * 1000,
     busyCpuMsPerRestart: ((cpu - idleCores * seconds) / count) * 1000,
     idleCores,
+    cpuMsPerHost: ((cpu + children) / count) * 1000,
+    sshdCpuMsPerHost: (sshd / count) * 1000,
   };
 }
 
@@ -132,7 +146,7 @@ export async function fanoutPeers(): Promise<Peer[]> {
 async function _xargs(xargs: string, fleet: SshFleet, n: number): Promise<PeerRun> {
   const hostsFile = `${fleet.dir}/xargs-hosts`;
   await Deno.writeTextFile(hostsFile, fleet.addresses.join("\n") + "\n");
-  return await _timed("xargs", xargs, {
+  return await _timed("xargs", fleet, xargs, {
     args: [
       "-P",
       String(n),
@@ -154,7 +168,7 @@ async function _xargs(xargs: string, fleet: SshFleet, n: number): Promise<PeerRu
  */
 async function _ansible(ansible: string, fleet: SshFleet, n: number): Promise<PeerRun> {
   const home = await Deno.makeTempDir({ dir: fleet.dir, prefix: "ansible-" });
-  const r = await _timed("ansible", ansible, {
+  const r = await _timed("ansible", fleet, ansible, {
     args: ["all", "-i", fleet.inventoryFile, "-f", String(n), "-m", "raw", "-a", "true"],
     cwd: home,
     env: {
@@ -165,6 +179,7 @@ async function _ansible(ansible: string, fleet: SshFleet, n: number): Promise<Pe
         "-o StrictHostKeyChecking=yes",
         `-o UserKnownHostsFile=${fleet.sshd.knownHostsFile}`,
         "-o IdentitiesOnly=yes",
+        ...fleet.sshOptions.map((o) => `-o ${o}`),
       ].join(" "),
       ANSIBLE_HOST_KEY_CHECKING: "True",
       ANSIBLE_PRIVATE_KEY_FILE: fleet.sshd.identityFile,
@@ -188,7 +203,7 @@ async function _pssh(pssh: string, fleet: SshFleet, n: number): Promise<PeerRun>
   const prefix = fleet.sshArgvPrefix(FANOUT_COMMAND).slice(1, -1);
   const at = prefix.indexOf("-p");
   const options = [...prefix.slice(0, at), ...prefix.slice(at + 4)];
-  return await _timed("pssh", pssh, {
+  return await _timed("pssh", fleet, pssh, {
     args: [
       "-p",
       String(n),
@@ -207,9 +222,13 @@ async function _pssh(pssh: string, fleet: SshFleet, n: number): Promise<PeerRun>
   });
 }
 
-/** Runs a peer to the end; it must exit 0 and, with `check`, report every host done. */
+/**
+ * Runs a peer to the end; it must exit 0 and, with `check`, report every host
+ * done. Its CPU is what this process's waited-for children gained meanwhile.
+ */
 async function _timed(
   name: string,
+  fleet: SshFleet,
   program: string,
   o: {
     args: string[];
@@ -219,6 +238,8 @@ async function _timed(
     check?: (stdout: string) => number;
   },
 ): Promise<PeerRun> {
+  const cpu0 = readChildrenCpuSeconds("self");
+  const sshd0 = fleet.sshd.cpuSeconds();
   const t0 = performance.now();
   const out = await new Deno.Command(program, {
     args: o.args,
@@ -229,6 +250,8 @@ async function _timed(
     ...(o.env ? { env: o.env } : {}),
   }).output();
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = readChildrenCpuSeconds("self") - cpu0;
+  const sshd = fleet.sshd.cpuSeconds() - sshd0;
   const text = new TextDecoder();
   const stdout = text.decode(out.stdout);
   const done = o.check ? o.check(stdout) : o.hosts;
@@ -238,7 +261,12 @@ async function _timed(
       `${name} exited with ${out.code}, ${done} of ${o.hosts} hosts done:\n  ${tail}`,
     );
   }
-  return { hostsPerSec: o.hosts / seconds, seconds };
+  return {
+    hostsPerSec: o.hosts / seconds,
+    seconds,
+    cpuMsPerHost: (cpu / o.hosts) * 1000,
+    sshdCpuMsPerHost: (sshd / o.hosts) * 1000,
+  };
 }
 
 async function _version(program: string, args: string[]): Promise<string> {

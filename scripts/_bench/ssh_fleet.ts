@@ -24,6 +24,8 @@ export interface SshFleetOptions {
    * run their remote command.
    */
   hostScript?: (stateDir: string) => string;
+  /** Extra `Key=Value` options every ssh client gets (mandrill's `options`, `-o`). Default: none. */
+  sshOptions?: readonly string[];
 }
 
 /** One sshd playing `hosts` hosts; dispose it to stop sshd and remove every file. */
@@ -41,8 +43,17 @@ export class SshFleet implements AsyncDisposable {
   readonly psshHostsFile: string;
   /** Ansible INI inventory: one alias per host name, with `ansible_host` and `ansible_port`. */
   readonly inventoryFile: string;
+  /** Extra `Key=Value` options every ssh client gets. */
+  readonly sshOptions: readonly string[];
 
-  private constructor(sshd: BenchSshd, dir: string, names: string[], addresses: string[]) {
+  private constructor(
+    sshd: BenchSshd,
+    dir: string,
+    names: string[],
+    addresses: string[],
+    sshOptions: readonly string[],
+  ) {
+    this.sshOptions = sshOptions;
     this.sshd = sshd;
     this.dir = dir;
     this.stateDir = `${dir}/state`;
@@ -72,7 +83,7 @@ export class SshFleet implements AsyncDisposable {
         ...(forcedCommand ? { forcedCommand } : {}),
         maxStartups: o.hosts + 50,
       });
-      const fleet = new SshFleet(sshd, dir, names, addresses);
+      const fleet = new SshFleet(sshd, dir, names, addresses, [...(o.sshOptions ?? [])]);
       await Deno.writeTextFile(
         fleet.psshHostsFile,
         addresses.map((a) => `${a}:${sshd.port}\n`).join(""),
@@ -105,6 +116,7 @@ export class SshFleet implements AsyncDisposable {
       port: this.sshd.port,
       identityFile: this.sshd.identityFile,
       knownHostsFile: this.sshd.knownHostsFile,
+      options: [...this.sshOptions],
       ...overrides,
     };
   }
@@ -127,6 +139,7 @@ export class SshFleet implements AsyncDisposable {
       port: this.sshd.port,
       identityFile: this.sshd.identityFile,
       knownHostsFile: this.sshd.knownHostsFile,
+      options: [...this.sshOptions],
       command,
     });
     return argv.slice(0, -2);

@@ -40,14 +40,14 @@ export interface FanoutResult {
 
 const fmt = (n: number) => n.toLocaleString("en-US");
 
-/** ssh-fanout: mandrill, then each peer, `ctx.runs` times each, on one sshd. */
+/** ssh-fanout: each peer, then mandrill, round robin `ctx.runs` times, on one sshd. */
 export async function sshFanoutScenario(
   ctx: BenchContext,
   out: ScenarioSink,
 ): Promise<FanoutResult> {
   const { sshHosts: hosts, sshConcurrency: n } = ctx.sizes;
   const { f } = out;
-  await using fleet = await SshFleet.start({ hosts });
+  await using fleet = await SshFleet.start({ hosts, sshOptions: ctx.sshOptions });
   const peers = await fanoutPeers();
   for (const p of peers.filter((p) => p.missing)) {
     ctx.progress(`ssh-fanout: ${p.name} skipped: ${p.missing}`);
@@ -127,6 +127,25 @@ export async function sshFanoutScenario(
       median(runs.map((r) => r.idleCores * 1000)).toFixed(0)
     } CPU ms/s (timers, MQTT keepalive), measured for 2 s before the requests`,
   });
+  const cpu = (metric: string, runs: number[], note: string) =>
+    f.add("ssh-fanout", { metric, unit: "CPU ms", runs, note });
+  cpu(
+    "CPU per host: mandrill and its ssh children",
+    runs.map((r) => r.cpuMsPerHost),
+    "utime + stime, the process and the children it waited for",
+  );
+  for (const p of available) {
+    cpu(
+      `CPU per host: ${p.name} and its ssh children`,
+      peerRuns.get(p.name)!.map((r) => r.cpuMsPerHost),
+      "the children the bench waited for",
+    );
+  }
+  cpu(
+    "sshd CPU per session",
+    [...runs, ...[...peerRuns.values()].flat()].map((r) => r.sshdCpuMsPerHost),
+    "sshd and the sessions it reaped, over every tool's runs",
+  );
   return { xargs: peerRuns.get("xargs") ?? [] };
 }
 
@@ -151,14 +170,18 @@ export async function sshRecoveryScenario(
 ): Promise<void> {
   const { sshHosts: hosts, sshConcurrency: n, sshBootDelaySec: delay, sshMaxProbes } = ctx.sizes;
   const { f } = out;
-  await using fleet = await SshFleet.start({ hosts, hostScript: hostScript(delay) });
+  await using fleet = await SshFleet.start({
+    hosts,
+    hostScript: hostScript(delay),
+    sshOptions: ctx.sshOptions,
+  });
   // One restart's ssh session at `n` at once: from the xargs ceiling (measured here if
   // ssh-fanout did not run), since a session takes n / rate seconds at that rate.
   let xargs = fanout?.xargs ?? [];
   if (xargs.length === 0) {
     const peer = (await fanoutPeers()).find((p) => p.name === "xargs")!;
     if (!peer.missing) {
-      const fanoutFleet = await SshFleet.start({ hosts });
+      const fanoutFleet = await SshFleet.start({ hosts, sshOptions: ctx.sshOptions });
       try {
         xargs = [await peer.run(fanoutFleet, n)];
       } finally {

@@ -12,7 +12,7 @@
  * @module
  */
 import { freePort } from "../../tests/_helpers/wait.ts";
-import { BenchProcess, waitUntil } from "./proc.ts";
+import { BenchProcess, readChildrenCpuSeconds, readCpuSeconds, waitUntil } from "./proc.ts";
 
 /** Where Debian's sshd lives; it must be started by absolute path. */
 export const SSHD_PATH = "/usr/sbin/sshd";
@@ -40,6 +40,8 @@ export interface BenchSshd extends AsyncDisposable {
   readonly knownHostsFile: string;
   /** Tail of sshd's log (stderr), for failure messages. */
   log(): string;
+  /** CPU seconds of sshd and of the sessions it served (and reaped) so far. */
+  cpuSeconds(): number;
 }
 
 /** Starts sshd on 0.0.0.0 and an ephemeral port and waits until it accepts connections. */
@@ -117,6 +119,7 @@ export async function startBenchSshd(o: BenchSshdOptions): Promise<BenchSshd> {
       identityFile,
       knownHostsFile,
       log: () => sshd.tail(),
+      cpuSeconds: () => readCpuSeconds(sshd.pid) + readChildrenCpuSeconds(sshd.pid),
       [Symbol.asyncDispose]: stop,
     };
   } catch (err) {
