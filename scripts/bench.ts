@@ -123,7 +123,21 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  const { figures, goals, details, notes } = await runScenarios(ctx, selected);
+  // Other work on the machine makes the figures noisy: note how busy it got.
+  let peakLoad = machine.loadAverage[0] ?? 0;
+  const sampler = setInterval(() => peakLoad = Math.max(peakLoad, Deno.loadavg()[0] ?? 0), 5_000);
+  let scenarioResults;
+  try {
+    scenarioResults = await runScenarios(ctx, selected);
+  } finally {
+    clearInterval(sampler);
+  }
+  const { figures, goals, details, notes } = scenarioResults;
+  notes.push(
+    `Machine load: the 1-minute load average was ${machine.loadAverage[0]?.toFixed(2)} at the ` +
+      `start, peaked at ${peakLoad.toFixed(2)} (sampled every 5 s) and was ` +
+      `${Deno.loadavg()[0]?.toFixed(2)} at the end, on ${machine.cores} cores.`,
+  );
   const dropped = await drops.settled();
   const gitAtEnd = await gitState();
   if (await codeFingerprint(ROOT) !== codeAtStart) {
