@@ -13,7 +13,7 @@ import { DropWatcher, startBroker } from "./_bench/broker.ts";
 import { BenchContext, FULL, QUICK, type Sizes } from "./_bench/context.ts";
 import { ROOT } from "./_bench/proc.ts";
 import { type CpuProfile, summarize, toMarkdown } from "./_bench/profile_summary.ts";
-import { figuresTable, type Results, resultsMarkdown } from "./_bench/report.ts";
+import { figuresTable, goalsList, type Results, resultsMarkdown } from "./_bench/report.ts";
 import { runScenarios, type Scenario, SCENARIOS } from "./_bench/scenarios.ts";
 import { codeFingerprint, gitState, machineInfo } from "./_bench/sysinfo.ts";
 import { pipelineRun } from "./_bench/throughput.ts";
@@ -21,8 +21,10 @@ import { pipelineRun } from "./_bench/throughput.ts";
 const USAGE = `Usage: deno task bench [options]
 
 Starts Mosquitto on an ephemeral port and measures mandrill: ceiling (bare
-subscriber), pipeline (dry run), executor (/bin/true), latency (publish →
-executor start), memory with a simulated fleet, and shutdown.
+subscriber), pipeline (dry run), executor (/bin/true), ssh fanout (one real
+sshd, 200 hosts, against xargs -P, Ansible and pssh), ssh recovery (hosts
+that come back on a new boot id), latency (publish → executor start),
+memory with a simulated fleet, and shutdown.
 
 Options:
   --quick              Shorter scenarios for a smoke run (N 5,000, 5 s loads)
@@ -31,6 +33,8 @@ Options:
   --latency-rate R     Requests/s of the latency scenario (default ${FULL.latencyRate})
   --sustained-rate R   Requests/s of the latency-sustained scenario (default ${FULL.sustainedRate})
   --n N                Requests of the ceiling and pipeline scenarios (default ${FULL.n})
+  --ssh-option K=V     An ssh option for every tool of the ssh scenarios (repeatable),
+                       e.g. KexAlgorithms=curve25519-sha256 (default: OpenSSH's own)
   --out DIR            Where results go (default bench/)
   --profile            Profile the pipeline once (deno --cpu-prof) and summarize it
                        into DIR/profile.md instead of running the scenarios;
@@ -58,6 +62,7 @@ async function main(): Promise<number> {
         "latency-rate": { type: "string" },
         "sustained-rate": { type: "string" },
         n: { type: "string" },
+        "ssh-option": { type: "string", multiple: true },
         out: { type: "string" },
         profile: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -88,6 +93,11 @@ async function main(): Promise<number> {
     const unknown = only?.filter((s) => !(SCENARIOS as readonly string[]).includes(s)) ?? [];
     if (unknown.length) throw new RangeError(`--only: unknown scenario ${unknown.join(", ")}`);
     selected = new Set((only ?? SCENARIOS) as Scenario[]);
+    for (const o of values["ssh-option"] ?? []) {
+      if (!/^[A-Za-z][A-Za-z0-9]*=\S+$/.test(o)) {
+        throw new RangeError(`--ssh-option: expected Key=Value, got "${o}"`);
+      }
+    }
   } catch (err) {
     console.error(`bench: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
@@ -100,7 +110,8 @@ async function main(): Promise<number> {
   const codeAtStart = await codeFingerprint(ROOT);
   await using broker = await startBroker();
   await using drops = await DropWatcher.start(broker);
-  const ctx = new BenchContext(broker, sizes, runs);
+  const sshOptions = values["ssh-option"] ?? [];
+  const ctx = new BenchContext(broker, sizes, runs, { sshOptions });
   ctx.progress(
     `broker ${broker.url}; ${machine.cores} cores, load ${machine.loadAverage.join(" ")}`,
   );
@@ -112,7 +123,21 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  const { figures, details, notes } = await runScenarios(ctx, selected);
+  // Other work on the machine makes the figures noisy: note how busy it got.
+  let peakLoad = machine.loadAverage[0] ?? 0;
+  const sampler = setInterval(() => peakLoad = Math.max(peakLoad, Deno.loadavg()[0] ?? 0), 5_000);
+  let scenarioResults;
+  try {
+    scenarioResults = await runScenarios(ctx, selected);
+  } finally {
+    clearInterval(sampler);
+  }
+  const { figures, goals, details, notes } = scenarioResults;
+  notes.push(
+    `Machine load: the 1-minute load average was ${machine.loadAverage[0]?.toFixed(2)} at the ` +
+      `start, peaked at ${peakLoad.toFixed(2)} (sampled every 5 s) and was ` +
+      `${Deno.loadavg()[0]?.toFixed(2)} at the end, on ${machine.cores} cores.`,
+  );
   const dropped = await drops.settled();
   const gitAtEnd = await gitState();
   if (await codeFingerprint(ROOT) !== codeAtStart) {
@@ -130,8 +155,15 @@ async function main(): Promise<number> {
   );
   const results: Results = {
     machine,
-    settings: { quick: values.quick ?? false, runs, scenarios: [...selected], sizes },
+    settings: {
+      quick: values.quick ?? false,
+      runs,
+      scenarios: [...selected],
+      sizes,
+      ...(sshOptions.length ? { sshOptions } : {}),
+    },
     figures,
+    goals,
     details,
     notes,
     durationSec: (performance.now() - t0) / 1000,
@@ -141,6 +173,7 @@ async function main(): Promise<number> {
   await _fmt(`${out}/results.md`);
   console.log(figuresTable(figures));
   console.log("");
+  if (goals.length) console.log(`${goalsList(goals)}\n`);
   for (const n of notes) console.log(`- ${n}`);
   ctx.progress(
     `done in ${results.durationSec.toFixed(0)} s; wrote ${out}/results.json and results.md`,

@@ -32,6 +32,12 @@ export interface Sizes {
   /** Requests waiting and in flight when SIGTERM comes, in the shutdown scenario. */
   shutdownPending: number;
   shutdownInFlight: number;
+  /** Hosts (loopback addresses of one sshd) and restarts at once of the ssh scenarios. */
+  sshHosts: number;
+  sshConcurrency: number;
+  /** ssh-recovery: seconds from a restart to the new boot id, and `recovery.maxProbes`. */
+  sshBootDelaySec: number;
+  sshMaxProbes: number;
 }
 
 /** The full bench (issue #7). */
@@ -51,6 +57,10 @@ export const FULL: Sizes = {
   fleetSec: 24,
   shutdownPending: 1_000,
   shutdownInFlight: 50,
+  sshHosts: 200,
+  sshConcurrency: 20,
+  sshBootDelaySec: 2,
+  sshMaxProbes: 16,
 };
 
 /** `--quick`: a smoke run of every scenario. */
@@ -63,18 +73,30 @@ export const QUICK: Sizes = {
   fleetSec: 5,
 };
 
+/** Options of {@linkcode BenchContext}. */
+export interface BenchContextOptions {
+  /**
+   * Extra `Key=Value` ssh options for every ssh tool of the ssh scenarios
+   * (mandrill's executor, xargs, Ansible, pssh), e.g.
+   * `KexAlgorithms=curve25519-sha256`. Default: none, OpenSSH's defaults.
+   */
+  sshOptions?: string[];
+}
+
 /** Shared by the scenarios of one bench. */
 export class BenchContext {
   readonly broker: Mosquitto;
   readonly sizes: Sizes;
   readonly runs: number;
+  readonly sshOptions: readonly string[];
   #seq = 0;
 
   /** A context over a started broker. */
-  constructor(broker: Mosquitto, sizes: Sizes, runs: number) {
+  constructor(broker: Mosquitto, sizes: Sizes, runs: number, options: BenchContextOptions = {}) {
     this.broker = broker;
     this.sizes = sizes;
     this.runs = runs;
+    this.sshOptions = [...(options.sshOptions ?? [])];
   }
 
   /** A topic prefix no other run uses, e.g. `bench-pipeline-3`. */

@@ -7,7 +7,14 @@
 import { DatabaseSync } from "node:sqlite";
 import type { ConfigInput } from "../../src/config/mod.ts";
 import { connectClient } from "../../tests/_helpers/mqtt.ts";
-import { BenchProcess, readCpuSeconds, readMemory, ROOT, waitUntil } from "./proc.ts";
+import {
+  BenchProcess,
+  readChildrenCpuSeconds,
+  readCpuSeconds,
+  readMemory,
+  ROOT,
+  waitUntil,
+} from "./proc.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 /** The V8 flags the shipped binary is compiled with (`deno task compile`): measure what ships. */
@@ -21,10 +28,18 @@ export interface BenchMandrillOptions {
   url: string;
   /** Topic prefix, unique per run so runs never see each other's messages. Required. */
   prefix: string;
-  /** Hosts `h-0` ... `h-{hosts-1}`, all with the `local` command executor. Required. */
-  hosts: number;
+  /**
+   * Hosts `h-0` ... `h-{hosts-1}`, all with the `local` command executor, or
+   * the host entries themselves (with `executors`). A host `h-0` answers the
+   * readiness probe. Required.
+   */
+  hosts: number | NonNullable<ConfigInput["hosts"]>;
   /** argv of the `local` command executor (the host name is appended). Default: `/bin/true`. */
   argv?: string[];
+  /** The `executors` section. Default: `local`, the command executor running `argv`. */
+  executors?: ConfigInput["executors"];
+  /** The `recovery` section. Default: mandrill's. */
+  recovery?: ConfigInput["recovery"];
   /** `policy` overrides on top of dry run off, no rate limits, maxUnavailable 64. */
   policy?: NonNullable<ConfigInput["policy"]>;
   /** `shutdown.graceSec`. Default: 5. */
@@ -65,10 +80,14 @@ export class BenchMandrill implements AsyncDisposable {
       mqtt: { url: o.url, topicPrefix: o.prefix, clientId },
       store: { path: `${dir}/mandrill.db` },
       http: { listen: o.httpListen ?? null },
-      executors: { local: { type: "command", argv: o.argv ?? ["/bin/true"], timeoutSec: 60 } },
-      hosts: Object.fromEntries(
-        Array.from({ length: o.hosts }, (_, i) => [`h-${i}`, { executor: "local" }]),
-      ),
+      executors: o.executors ??
+        { local: { type: "command", argv: o.argv ?? ["/bin/true"], timeoutSec: 60 } },
+      hosts: typeof o.hosts === "number"
+        ? Object.fromEntries(
+          Array.from({ length: o.hosts }, (_, i) => [`h-${i}`, { executor: "local" }]),
+        )
+        : o.hosts,
+      ...(o.recovery ? { recovery: o.recovery } : {}),
       policy: {
         dryRun: false,
         maxUnavailable: 64,
@@ -190,6 +209,30 @@ export class BenchMandrill implements AsyncDisposable {
     return { firstReceivedAt: r.a, lastReceivedAt: r.b, lastFinishedAt: r.c };
   }
 
+  /**
+   * History of the ids starting with `prefix`: how many came back
+   * (`recovered_at` set), the last `recovered_at` (ms on mandrill's clock) and
+   * each outcome's count, e.g. `{ succeeded: 198, failed: 2 }`.
+   */
+  recoveries(
+    prefix: string,
+  ): { recovered: number; lastRecoveredAt: number; outcomes: Record<string, number> } {
+    const r = this.#query<{ n: number; last: number | null }>(
+      `SELECT count(recovered_at) AS n, max(recovered_at) AS last
+       FROM history WHERE id >= ? AND id < ?`,
+      ..._range(prefix),
+    );
+    if (!r) throw new Error("Cannot read the store");
+    const rows = this.#db!.prepare(
+      `SELECT outcome, count(*) AS n FROM history WHERE id >= ? AND id < ? GROUP BY outcome`,
+    ).all(..._range(prefix)) as { outcome: string | null; n: number }[];
+    return {
+      recovered: r.n,
+      lastRecoveredAt: r.last ?? NaN,
+      outcomes: Object.fromEntries(rows.map((o) => [o.outcome ?? "running", o.n])),
+    };
+  }
+
   /** Waits until `n` rows whose id starts with `prefix` are done; throws with the counts at the deadline. */
   async waitDone(prefix: string, n: number, timeoutMs: number): Promise<void> {
     try {
@@ -212,6 +255,19 @@ export class BenchMandrill implements AsyncDisposable {
   /** CPU seconds used so far. */
   cpuSeconds(): number {
     return readCpuSeconds(this.proc.pid);
+  }
+
+  /** CPU seconds of the children it has waited for (its executors' processes) so far. */
+  childrenCpuSeconds(): number {
+    return readChildrenCpuSeconds(this.proc.pid);
+  }
+
+  /** CPU used while idle over a window of `ms`, in cores (1 = one full core). */
+  async idleCores(ms = 2_000): Promise<number> {
+    const cpu0 = this.cpuSeconds();
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, ms));
+    return (this.cpuSeconds() - cpu0) / ((performance.now() - t0) / 1000);
   }
 
   /** SIGTERM and wait for exit; returns ms from the signal to the exit and the status. */

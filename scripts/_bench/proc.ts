@@ -56,6 +56,17 @@ export class BenchProcess implements AsyncDisposable {
     return new BenchProcess(proc, script.split("/").pop() ?? script);
   }
 
+  /** Starts any `program` with `args` (stdin null, stdout and stderr collected). */
+  static spawn(program: string, args: string[]): BenchProcess {
+    const proc = new Deno.Command(program, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    return new BenchProcess(proc, program.split("/").pop() ?? program);
+  }
+
   /** The pid. */
   get pid(): number {
     return this.#proc.pid;
@@ -184,14 +195,40 @@ export function readMemory(pid: number): Memory {
 }
 
 /** User + system CPU time of `pid` so far, in seconds (from /proc/PID/stat, 100 ticks/s). */
-export function readCpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+export function readCpuSeconds(pid: number | "self"): number {
+  const f = _statFields(pid);
   // utime and stime are fields 14 and 15 of stat; 12 and 13 after "pid (comm) ".
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/**
+ * User + system CPU time of the children `pid` has waited for (cutime +
+ * cstime, their own waited-for children included), in seconds.
+ */
+export function readChildrenCpuSeconds(pid: number | "self"): number {
+  const f = _statFields(pid);
+  return (Number(f[13]) + Number(f[14])) / 100;
+}
+
+function _statFields(pid: number | "self"): string[] {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 }
 
 /** High-resolution wall-clock time in ms since the epoch (comparable across processes). */
 export function epochMs(): number {
   return performance.timeOrigin + performance.now();
+}
+
+/** The first `name` on PATH that is a file, or undefined. */
+export function findProgram(name: string): string | undefined {
+  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
+    const path = `${dir || "."}/${name}`;
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }

@@ -8,11 +8,34 @@ import type { Sizes } from "./context.ts";
 import type { Figure } from "./stats.ts";
 import type { MachineInfo } from "./sysinfo.ts";
 
+/** A target set for a figure (issue 16), and whether its median reached it. */
+export interface Goal {
+  scenario: string;
+  /** What is wanted, e.g. "mandrill ≥ 0.9 of xargs". */
+  what: string;
+  target: number;
+  /** The figure's median (or its worst run, where the goal says so). */
+  value: number;
+  unit: string;
+  /** The value must be at least the target (else at most). */
+  higherIsBetter: boolean;
+  met: boolean;
+}
+
 /** Everything written to bench/results.json. */
 export interface Results {
   machine: MachineInfo;
-  settings: { quick: boolean; runs: number; scenarios: string[]; sizes: Sizes };
+  settings: {
+    quick: boolean;
+    runs: number;
+    scenarios: string[];
+    sizes: Sizes;
+    /** `--ssh-option`s given to every ssh tool. */
+    sshOptions?: string[];
+  };
   figures: Figure[];
+  /** Targets checked against the figures. */
+  goals: Goal[];
   /** Per-scenario details (raw runs, subscriptions, outcomes). */
   details: Record<string, unknown>;
   /** Observations the table cannot hold. */
@@ -24,8 +47,10 @@ export interface Results {
 /** Formats a value for its unit. */
 export function formatValue(v: number, unit: string): string {
   if (!Number.isFinite(v)) return "—";
+  if (/\/s$/.test(unit) && v < 100) return v.toFixed(1);
   if (/\/s$/.test(unit) || unit === "hosts") return Math.round(v).toLocaleString("en-US");
-  if (unit === "ms") {
+  if (unit === "s") return v.toFixed(1);
+  if (unit === "ms" || unit === "CPU ms") {
     return v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : Math.round(v).toString();
   }
   if (unit === "×" || unit === "cores" || unit === "CPU s") return v.toFixed(2);
@@ -82,6 +107,15 @@ export function figuresTable(figures: Figure[]): string {
   ], rows);
 }
 
+/** The goals as a Markdown list: each with its target, the median reached, met or not. */
+export function goalsList(goals: Goal[]): string {
+  return goals.map((g) =>
+    `- ${g.scenario}: ${g.what} — ${g.met ? "met" : "**not met**"} ` +
+    `(${formatValue(g.value, g.unit)} ${g.unit}, target ` +
+    `${g.higherIsBetter ? "≥" : "≤"} ${formatValue(g.target, g.unit)})`
+  ).join("\n");
+}
+
 /** The whole of bench/results.md. */
 export function resultsMarkdown(r: Results): string {
   const m = r.machine;
@@ -96,10 +130,15 @@ export function resultsMarkdown(r: Results): string {
     "",
     `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryTotalMiB} MiB, ${m.os}, ` +
     `Linux ${m.kernel} ${m.arch}; Deno ${m.deno} (V8 ${m.v8}); ${m.mosquitto}; ` +
+    (m.openssh ? `${m.openssh}; ` : "") +
     `load average at start ${m.loadAverage.map((x) => x.toFixed(2)).join(" ")}. ` +
     `Code: ${m.git.commit}${
       m.git.dirty.length ? ` plus uncommitted changes to ${m.git.dirty.join(", ")}` : ""
     }.`,
+    "",
+    `Scenarios: ${s.scenarios.join(", ")}` +
+    (s.sshOptions?.length ? `; ssh options for every ssh tool: ${s.sshOptions.join(" ")}` : "") +
+    ".",
     "",
     `Sizes: ${
       Object.entries(s.sizes).map(([k, v]) => `${k} ${v.toLocaleString("en-US")}`).join(", ")
@@ -107,6 +146,7 @@ export function resultsMarkdown(r: Results): string {
     "",
     figuresTable(r.figures),
     "",
+    ...(r.goals.length ? ["Goals:", "", goalsList(r.goals), ""] : []),
     ...(r.notes.length ? ["Notes:", "", ...r.notes.map((n) => `- ${n}`), ""] : []),
   ].join("\n");
 }

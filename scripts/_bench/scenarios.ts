@@ -1,14 +1,19 @@
 /**
  * The bench's scenarios, each run `ctx.runs` times and turned into figures:
- * ceiling, pipeline (+ memory), executor, latency at the target rate,
- * latency at a sustainable rate, fleet (heartbeats, memory) and shutdown.
+ * ceiling, pipeline (+ memory), executor, ssh fanout and ssh recovery (one
+ * real sshd; see ssh_scenarios.ts), latency at the target rate, latency at a
+ * sustainable rate, fleet (heartbeats, memory) and shutdown.
  * @module
  */
 import type { BenchContext } from "./context.ts";
 import { type FleetRun, fleetRun } from "./fleet.ts";
 import { type LatencyRun, latencyRun, type OverloadedRun } from "./latency.ts";
 import { type ShutdownRun, shutdownRun } from "./shutdown.ts";
-import { type Figure, figure, median, mib } from "./stats.ts";
+import { Figures, repeat } from "./figures.ts";
+import { findProgram } from "./proc.ts";
+import type { Goal } from "./report.ts";
+import { type FanoutResult, sshFanoutScenario, sshRecoveryScenario } from "./ssh_scenarios.ts";
+import { type Figure, median, mib } from "./stats.ts";
 import {
   type CeilingRun,
   ceilingRun,
@@ -23,6 +28,8 @@ export const SCENARIOS = [
   "ceiling",
   "pipeline",
   "executor",
+  "ssh-fanout",
+  "ssh-recovery",
   "latency",
   "latency-sustained",
   "fleet",
@@ -34,50 +41,12 @@ export type Scenario = typeof SCENARIOS[number];
 /** What the scenarios produced. */
 export interface ScenarioResults {
   figures: Figure[];
+  goals: Goal[];
   details: Record<string, unknown>;
   notes: string[];
 }
 
-/** One figure to add: everything but the summary, which is computed. */
-type FigureSpec = Omit<Figure, "scenario" | "median" | "min" | "max">;
-
-/** Collects the figures of one bench. */
-class _Figures {
-  readonly list: Figure[] = [];
-  add(scenario: string, spec: FigureSpec): void {
-    this.list.push(figure({ scenario, ...spec }));
-  }
-  /** Each of `runs` divided by the median of `ceiling`; nothing when there is no ceiling. */
-  ratio(scenario: string, metric: string, runs: number[], ceiling: number[], note: string): void {
-    if (ceiling.length === 0) return;
-    const c = median(ceiling);
-    this.add(scenario, {
-      metric,
-      unit: "×",
-      runs: runs.map((r) => r / c),
-      higherIsBetter: true,
-      note,
-    });
-  }
-}
-
 const fmt = (n: number) => n.toLocaleString("en-US");
-
-async function _repeat<T>(
-  ctx: BenchContext,
-  step: { name: string; run: () => Promise<T>; describe?: (r: T) => string },
-): Promise<T[]> {
-  const out: T[] = [];
-  for (let i = 0; i < ctx.runs; i++) {
-    const t0 = performance.now();
-    const r = await step.run();
-    out.push(r);
-    const sec = ((performance.now() - t0) / 1000).toFixed(1);
-    const extra = step.describe ? `, ${step.describe(r)}` : "";
-    ctx.progress(`${step.name} run ${i + 1}/${ctx.runs}: ${sec} s${extra}`);
-  }
-  return out;
-}
 
 /** Runs the `selected` scenarios in order. */
 export async function runScenarios(
@@ -85,7 +54,7 @@ export async function runScenarios(
   selected: ReadonlySet<Scenario>,
 ): Promise<ScenarioResults> {
   const z = ctx.sizes;
-  const f = new _Figures();
+  const f = new Figures();
   const details: Record<string, unknown> = {};
   const notes: string[] = [];
   const up = true;
@@ -93,7 +62,7 @@ export async function runScenarios(
   let ceiling: CeilingRun[] = [];
   let withEvents: CeilingRun[] = [];
   if (selected.has("ceiling")) {
-    ceiling = await _repeat(ctx, { name: "ceiling", run: () => ceilingRun(ctx) });
+    ceiling = await repeat(ctx, { name: "ceiling", run: () => ceilingRun(ctx) });
     details.ceiling = ceiling;
     f.add("ceiling", {
       metric: `bare MQTT.js subscriber, ${fmt(z.n)} QoS 1`,
@@ -109,7 +78,7 @@ export async function runScenarios(
       higherIsBetter: up,
       note: `one MQTT.js publisher, ${fmt(z.window)} in flight`,
     });
-    withEvents = await _repeat(ctx, {
+    withEvents = await repeat(ctx, {
       name: "ceiling with events",
       run: () => ceilingRun(ctx, 2),
     });
@@ -126,7 +95,7 @@ export async function runScenarios(
 
   let pipeline: PipelineRun[] = [];
   if (selected.has("pipeline")) {
-    pipeline = await _repeat(ctx, {
+    pipeline = await repeat(ctx, {
       name: "pipeline",
       run: () => pipelineRun(ctx, { dryRun: true, count: z.n }),
     });
@@ -179,7 +148,7 @@ export async function runScenarios(
   }
 
   if (selected.has("executor")) {
-    const setsid = _findProgram("setsid");
+    const setsid = findProgram("setsid");
     const ceilings: { label: string; argv: string[]; runs: SpawnCeilingRun[] }[] = [
       { label: "/bin/true", argv: ["/bin/true"], runs: [] },
     ];
@@ -191,7 +160,7 @@ export async function runScenarios(
       });
     }
     for (const c of ceilings) {
-      c.runs = await _repeat(ctx, {
+      c.runs = await repeat(ctx, {
         name: `spawn ceiling ${c.argv[0]}`,
         run: () => spawnCeilingRun(ctx, c.argv),
       });
@@ -210,7 +179,7 @@ export async function runScenarios(
       });
     }
     details.spawnCeiling = ceilings;
-    const runs = await _repeat(ctx, {
+    const runs = await repeat(ctx, {
       name: "executor",
       run: () => pipelineRun(ctx, { dryRun: false, count: z.execN }),
     });
@@ -242,8 +211,12 @@ export async function runScenarios(
     });
   }
 
+  let fanout: FanoutResult | undefined;
+  if (selected.has("ssh-fanout")) fanout = await sshFanoutScenario(ctx, { f, details, notes });
+  if (selected.has("ssh-recovery")) await sshRecoveryScenario(ctx, { f, details, notes }, fanout);
+
   if (selected.has("latency")) {
-    const runs = await _repeat(ctx, {
+    const runs = await repeat(ctx, {
       name: "latency",
       run: () =>
         latencyRun(ctx, { rate: z.latencyRate, durationSec: z.latencySec, stopIfOverloaded: true }),
@@ -264,7 +237,7 @@ export async function runScenarios(
   }
 
   if (selected.has("latency-sustained")) {
-    const runs = await _repeat(ctx, {
+    const runs = await repeat(ctx, {
       name: "latency-sustained",
       run: () =>
         latencyRun(ctx, {
@@ -283,7 +256,7 @@ export async function runScenarios(
   }
 
   if (selected.has("fleet")) {
-    const runs: FleetRun[] = await _repeat(ctx, { name: "fleet", run: () => fleetRun(ctx) });
+    const runs: FleetRun[] = await repeat(ctx, { name: "fleet", run: () => fleetRun(ctx) });
     details.fleet = runs;
     const consumed = runs.every((r) => r.consumed);
     f.add("fleet", {
@@ -326,7 +299,7 @@ export async function runScenarios(
   }
 
   if (selected.has("shutdown")) {
-    const runs: ShutdownRun[] = await _repeat(ctx, {
+    const runs: ShutdownRun[] = await repeat(ctx, {
       name: "shutdown",
       run: () => shutdownRun(ctx),
     });
@@ -346,11 +319,11 @@ export async function runScenarios(
           `${z.shutdownInFlight} interrupted, no executor left`,
     });
   }
-  return { figures: f.list, details, notes };
+  return { figures: f.list, goals: f.goals, details, notes };
 }
 
 function _latencyFigures(
-  f: _Figures,
+  f: Figures,
   o: { scenario: string; rate: number; sec: number; runs: (LatencyRun | OverloadedRun)[] },
 ): void {
   const measured = o.runs.filter((r): r is LatencyRun => r.kind === "measured");
@@ -380,17 +353,4 @@ function _latencyFigures(
         "run stopped, latency unbounded",
     });
   }
-}
-
-/** The first `name` on PATH that is a file, or undefined. */
-function _findProgram(name: string): string | undefined {
-  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
-    const path = `${dir || "."}/${name}`;
-    try {
-      if (Deno.statSync(path).isFile) return path;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }

@@ -19,6 +19,8 @@ export interface MachineInfo {
   v8: string;
   typescript: string;
   mosquitto: string;
+  /** `ssh -V`, for the ssh scenarios. */
+  openssh: string;
   loadAverage: number[];
   /** The code measured: HEAD and whether main.ts or src/ had uncommitted changes. */
   git: GitState;
@@ -90,6 +92,9 @@ export async function machineInfo(): Promise<MachineInfo> {
   const mosquitto = await new Deno.Command("/usr/sbin/mosquitto", { args: ["-h"] }).output()
     .then((o) => new TextDecoder().decode(o.stdout).split("\n")[0]?.trim() ?? "")
     .catch(() => "unknown");
+  const openssh = await new Deno.Command("ssh", { args: ["-V"] }).output()
+    .then((o) => new TextDecoder().decode(o.stderr).split("\n")[0]?.trim() ?? "")
+    .catch(() => "unknown");
   return {
     date: new Date().toISOString(),
     cores: navigator.hardwareConcurrency,
@@ -102,6 +107,7 @@ export async function machineInfo(): Promise<MachineInfo> {
     v8: Deno.version.v8,
     typescript: Deno.version.typescript,
     mosquitto,
+    openssh,
     loadAverage: Deno.loadavg(),
     git: await gitState(),
   };

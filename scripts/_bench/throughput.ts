@@ -27,20 +27,27 @@ export interface CeilingRun {
   publishPerSec: number;
 }
 
-/** What a burst publishes: `count` requests with ids `{idPrefix}{i}` under `prefix`. */
+/**
+ * What a burst publishes: `count` requests with ids `{idPrefix}{i}` for hosts
+ * `h-{i % hosts}` under `prefix`.
+ */
 export interface BurstOptions {
   prefix: string;
   count: number;
   idPrefix: string;
+  /** Hosts the requests go round. Default: the context's `sizes.hosts`. */
+  hosts?: number;
 }
 
-/** Starts the burst publisher (hosts and window from the context's sizes). */
+/** Starts the burst publisher (window from the context's sizes). */
 export function burst(ctx: BenchContext, o: BurstOptions): BenchProcess {
   const args: PublisherArgs = {
     mode: "burst",
     url: ctx.broker.url,
-    ...o,
-    hosts: ctx.sizes.hosts,
+    prefix: o.prefix,
+    count: o.count,
+    idPrefix: o.idPrefix,
+    hosts: o.hosts ?? ctx.sizes.hosts,
     window: ctx.sizes.window,
   };
   return BenchProcess.deno(SCRIPTS.publisher, [JSON.stringify(args)]);
