@@ -38,6 +38,12 @@ export interface Sizes {
   /** ssh-recovery: seconds from a restart to the new boot id, and `recovery.maxProbes`. */
   sshBootDelaySec: number;
   sshMaxProbes: number;
+  /** pg-pipeline: dry-run requests on a shared PostgreSQL store. */
+  pgN: number;
+  /** rolling: simulated agents in all, the group restarted (10% at a time), their processes. */
+  rollingHosts: number;
+  rollingGroup: number;
+  rollingProcs: number;
 }
 
 /** The full bench (issue #7). */
@@ -61,6 +67,10 @@ export const FULL: Sizes = {
   sshConcurrency: 20,
   sshBootDelaySec: 2,
   sshMaxProbes: 16,
+  pgN: 20_000,
+  rollingHosts: 10_000,
+  rollingGroup: 1_000,
+  rollingProcs: 4,
 };
 
 /** `--quick`: a smoke run of every scenario. */
@@ -71,6 +81,10 @@ export const QUICK: Sizes = {
   latencySec: 5,
   sustainedSec: 5,
   fleetSec: 5,
+  pgN: 5_000,
+  rollingHosts: 1_000,
+  rollingGroup: 100,
+  rollingProcs: 2,
 };
 
 /** Options of {@linkcode BenchContext}. */

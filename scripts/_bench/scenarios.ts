@@ -7,6 +7,9 @@
  */
 import type { BenchContext } from "./context.ts";
 import { type FleetRun, fleetRun } from "./fleet.ts";
+import { type PgPipelineRun, pgPipelineRun } from "./pg_pipeline.ts";
+import { type RollingRun, rollingRun } from "./rolling.ts";
+import { postgresBinDir } from "../../tests/_helpers/postgres.ts";
 import { type LatencyRun, latencyRun, type OverloadedRun } from "./latency.ts";
 import { type ShutdownRun, shutdownRun } from "./shutdown.ts";
 import { Figures, repeat } from "./figures.ts";
@@ -33,6 +36,8 @@ export const SCENARIOS = [
   "latency",
   "latency-sustained",
   "fleet",
+  "rolling",
+  "pg-pipeline",
   "shutdown",
 ] as const;
 /** One scenario name. */
@@ -298,6 +303,79 @@ export async function runScenarios(
     );
   }
 
+  if (selected.has("rolling")) {
+    _rolling(
+      ctx,
+      f,
+      details,
+      notes,
+      await repeat(ctx, {
+        name: "rolling",
+        run: () =>
+          rollingRun(ctx, {
+            hosts: z.rollingHosts,
+            group: z.rollingGroup,
+            procs: z.rollingProcs,
+            rebootSec: 2,
+            heartbeatSec: 10,
+          }),
+        describe: (r) =>
+          `all back in ${r.allRecoveredSec.toFixed(1)} s, at most ${r.peakDown} down`,
+      }),
+    );
+  }
+
+  if (selected.has("pg-pipeline")) {
+    if (postgresBinDir() === undefined) {
+      notes.push(
+        "pg-pipeline: skipped, PostgreSQL's server is not installed (apt-get install postgresql).",
+      );
+    } else {
+      const one = await repeat(ctx, {
+        name: "pg-pipeline, 1 instance",
+        run: () => pgPipelineRun(ctx, { count: z.pgN, instances: 1 }),
+      });
+      const three = await repeat(ctx, {
+        name: "pg-pipeline, 3 instances",
+        run: () => pgPipelineRun(ctx, { count: z.pgN, instances: 3 }),
+      });
+      details.pgPipeline = { one, three };
+      for (
+        const [runs, label] of [[one, "1 instance"], [
+          three,
+          "3 instances in one shared group",
+        ]] as [PgPipelineRun[], string][]
+      ) {
+        f.add("pg-pipeline", {
+          metric: `mandrill run on PostgreSQL, ${label}, dry run, ${fmt(z.pgN)} requests`,
+          unit: "msgs/s",
+          runs: runs.map((r) => r.msgsPerSec),
+          higherIsBetter: up,
+          note: "first publish → last request done in the database (PUBACK after each commit)",
+        });
+        f.add("pg-pipeline", {
+          metric: `the same, intake (${label})`,
+          unit: "msgs/s",
+          runs: runs.map((r) => r.intakePerSec),
+          higherIsBetter: up,
+          note: "first publish → last row received",
+        });
+        f.add("pg-pipeline", {
+          metric: `CPU per 1,000 requests (${label}, all instances)`,
+          unit: "CPU s",
+          runs: runs.map((r) => r.cpuSecPer1k),
+        });
+      }
+      f.ratio(
+        "pg-pipeline",
+        "1 instance ÷ the SQLite pipeline",
+        one.map((r) => r.msgsPerSec),
+        pipeline.map((r) => r.msgsPerSec),
+        "each run / median SQLite pipeline of this bench",
+      );
+    }
+  }
+
   if (selected.has("shutdown")) {
     const runs: ShutdownRun[] = await repeat(ctx, {
       name: "shutdown",
@@ -353,4 +431,101 @@ function _latencyFigures(
         "run stopped, latency unbounded",
     });
   }
+}
+
+/** The rolling scenario's figures (issue 16, items 3, 4 and 6). */
+function _rolling(
+  ctx: BenchContext,
+  f: Figures,
+  details: Record<string, unknown>,
+  notes: string[],
+  runs: RollingRun[],
+): void {
+  const z = ctx.sizes;
+  details.rolling = runs;
+  const sc = "rolling";
+  const label = `${fmt(z.rollingGroup)} of ${fmt(z.rollingHosts)} agents, "10%"`;
+  const all = f.add(sc, {
+    metric: `all recovered: ${label}, reboot 2 s`,
+    unit: "s",
+    runs: runs.map((r) => r.allRecoveredSec),
+    note: "first request published → last recovered event; real agent code, simulated reboots",
+  });
+  f.add(sc, {
+    metric: "ideal: waves × reboot",
+    unit: "s",
+    runs: runs.map((r) => r.idealSec),
+    note: `${Math.ceil(z.rollingGroup / Math.max(1, Math.floor(z.rollingGroup / 10)))} waves × 2 s`,
+  });
+  f.ratio(
+    sc,
+    "ideal / measured",
+    runs.map((r) => r.idealSec),
+    [all.median],
+    "1 = as fast as the waves allow",
+  );
+  const peak = f.add(sc, {
+    metric: "most hosts of the group down at once",
+    unit: "hosts",
+    runs: runs.map((r) => r.peakDown),
+    note: `from the hosts' own side; the budget is ${runs[0]?.budget}`,
+  });
+  f.goal(peak, {
+    what: "never more than 10% of the group down",
+    target: runs[0]?.budget ?? 0,
+    worst: true,
+  });
+  f.add(sc, {
+    metric: "a host's reboot, from its own side (p50)",
+    unit: "ms",
+    runs: runs.map((r) => r.answerToRecoveredMs),
+    note: "mandrill's answer → recovered; the simulated reboot is 2 s",
+  });
+  f.add(sc, {
+    metric: "start → the agent's answer (p50)",
+    unit: "ms",
+    runs: runs.map((r) => r.startToAnswerMs),
+  });
+  f.add(sc, {
+    metric: "mandrill CPU during the rolling restart",
+    unit: "cores",
+    runs: runs.map((r) => r.cpuCores),
+    note: "1 = one full core",
+  });
+  f.add(sc, {
+    metric: `VmHWM with ${fmt(z.rollingHosts)} agent hosts configured`,
+    unit: "MiB",
+    runs: runs.map((r) => mib(r.hwm)),
+  });
+  f.add(sc, {
+    metric: `/api/status with ${fmt(z.rollingHosts)} hosts, p50`,
+    unit: "ms",
+    runs: runs.map((r) => r.statusP50Ms),
+    note: `50 GETs in a row; ${fmt(Math.round((runs[0]?.statusBytes ?? 0) / 1024))} KiB`,
+  });
+  f.add(sc, { metric: "/api/status p99", unit: "ms", runs: runs.map((r) => r.statusP99Ms) });
+  const sse = f.add(sc, {
+    metric: "status feed updates per second to one client (max in any second)",
+    unit: "updates/s",
+    runs: runs.map((r) => r.sseMaxPerSec),
+    note: "coalesced while 100 hosts change state every 2 s",
+  });
+  f.goal(sse, {
+    what: "the feed sends no more than a few updates a second",
+    target: 5,
+    worst: true,
+  });
+  const page = runs.map((r) => r.pageFirstRenderMs).filter((v) => v !== undefined);
+  if (page.length === runs.length) {
+    f.add(sc, {
+      metric: `status page first render with ${fmt(z.rollingHosts)} hosts (headless Chromium)`,
+      unit: "ms",
+      runs: page,
+      note: "navigation → first data rendered",
+    });
+  } else {notes.push(`rolling: the status page's render was not measured: ${
+      runs.find((r) => r.pageSkipped)?.pageSkipped
+    }`);}
+  const failed = runs.reduce((n, r) => n + r.failed, 0);
+  if (failed > 0) notes.push(`rolling: ${failed} requests did not end succeeded then recovered`);
 }
