@@ -16,10 +16,9 @@ import { errorMessage, log } from "./log.ts";
 import { type MqttConnection, NotNowError } from "./mqtt/connection.ts";
 import type { EventSink } from "./pipeline/events.ts";
 import type { Webhooks } from "./notify/mod.ts";
-import type { Breaker } from "./restart/breaker.ts";
 import type { UnavailabilityBudget } from "./restart/budget.ts";
 import type { RestartLedger } from "./restart/ledger.ts";
-import { announce, chaosTurns, runSharedSync } from "./restart/shared.ts";
+import { announce, chaosTurns, runSharedSync, type SharedSyncOptions } from "./restart/shared.ts";
 import type { Topology } from "./restart/topology.ts";
 import type { CommandSigner } from "./security/mod.ts";
 import type { InboxRow, Store } from "./store/mod.ts";
@@ -176,17 +175,10 @@ export function tripBreaker(reason: string, o: {
 }
 
 /** A shared store: announce this instance, then keep in step with the others until `stop`. */
-export async function shareStore(o: {
-  config: Config;
-  topics: Topics;
-  store: Store;
-  clock: Clock;
-  budget: UnavailabilityBudget;
-  breaker: Breaker;
-  breakerWithinSec: () => number | undefined;
-  resume: () => Promise<unknown>;
-  take: (rows: InboxRow[]) => void;
-}, stop: AbortSignal): Promise<void> {
+export async function shareStore(
+  o: Omit<SharedSyncOptions, "self" | "leaseMs" | "refreshMs"> & { config: Config; topics: Topics },
+  stop: AbortSignal,
+): Promise<void> {
   if (o.store.kind !== "postgres") return;
   const self = {
     id: o.config.mqtt.clientId,
@@ -198,17 +190,8 @@ export async function shareStore(o: {
       error: errorMessage(err),
     });
   });
-  await runSharedSync({
-    store: o.store,
-    clock: o.clock,
-    budget: o.budget,
-    breaker: o.breaker,
-    breakerWithinSec: o.breakerWithinSec,
-    resume: o.resume,
-    take: o.take,
-    self,
-    leaseMs: o.config.store.leaseSec * 1000,
-  }, stop);
+  const { config: _config, topics: _topics, ...sync } = o;
+  await runSharedSync({ ...sync, self, leaseMs: o.config.store.leaseSec * 1000 }, stop);
 }
 
 /** Whether the controller can take work: broker connected and delivering, kill switch known, store writable. */

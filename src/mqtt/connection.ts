@@ -128,6 +128,13 @@ export class MqttConnection implements AsyncDisposable {
   #notNow = 0;
   /** Filters the broker refused, with why. */
   readonly #refused = new Map<string, string>();
+  /**
+   * Publishes asked for while not connected, sent once the connection is up
+   * again. Not handed to MQTT.js meanwhile: after a reconnect it clears its
+   * packet ids and resends what it stored, and a publish made before that is
+   * done can take the id of a stored one and replace it (an event lost).
+   */
+  #held: { later: boolean; send: () => void }[] = [];
   /** Why the last connect failed or the connection dropped (cleared on connect). */
   #lastError: string | undefined;
   /** Where messages no route matches go (see `MqttConnectionOptions.onUnrouted`). */
@@ -217,6 +224,10 @@ export class MqttConnection implements AsyncDisposable {
       }
       this.#subscribeAll();
       options.onConnect?.(sessionPresent);
+      // MQTT.js emits "connect" once what it stored was sent again: new packet ids are safe now.
+      const held = this.#held;
+      this.#held = [];
+      for (const h of held) h.send();
     });
     client.on("close", () => {
       const wasConnected = this.#connected;
@@ -314,6 +325,9 @@ export class MqttConnection implements AsyncDisposable {
     payload: string,
     options: { qos?: 0 | 1; retain?: boolean; expirySec?: number } = {},
   ): Promise<void> {
+    if (!this.#connected && !this.#ending) {
+      await new Promise<void>((resolve) => this.#held.push({ later: false, send: resolve }));
+    }
     await this.client.publishAsync(topic, payload, {
       qos: options.qos ?? 1,
       retain: options.retain ?? false,
@@ -333,6 +347,10 @@ export class MqttConnection implements AsyncDisposable {
     payload: string,
     options: { qos?: 0 | 1; retain?: boolean } = {},
   ): void {
+    if (!this.#connected && !this.#ending) {
+      this.#held.push({ later: true, send: () => this.publishLater(topic, payload, options) });
+      return;
+    }
     this.#corkForTurn();
     this.client.publish(
       topic,
@@ -483,7 +501,14 @@ export class MqttConnection implements AsyncDisposable {
     );
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
-      if (!this.#ending) this.client.reconnect();
+      // With its stores: a bare reconnect() starts MQTT.js with empty ones,
+      // and every QoS 1 publish not yet acknowledged (events) would be lost.
+      if (!this.#ending) {
+        this.client.reconnect({
+          incomingStore: this.client.incomingStore,
+          outgoingStore: this.client.outgoingStore,
+        });
+      }
     }, ms);
   }
 
@@ -500,6 +525,15 @@ export class MqttConnection implements AsyncDisposable {
     this.#subscribed = false;
     this.#setConnected(false);
     this.client.end(true);
+    // Gone without a goodbye: nothing held goes out; an awaited publish fails.
+    this.#releaseHeld(false);
+  }
+
+  /** Ending: what was held goes to MQTT.js now (and fails there, as any publish while ending). */
+  #releaseHeld(later = true): void {
+    const held = this.#held;
+    this.#held = [];
+    for (const h of held) if (later || !h.later) h.send();
   }
 
   /** Disconnects cleanly (waits for in-flight publishes, up to `timeoutMs`), then forcibly. */
@@ -507,6 +541,7 @@ export class MqttConnection implements AsyncDisposable {
     if (this.#ending) return;
     await this.#batcher?.flush();
     this.#ending = true;
+    this.#releaseHeld();
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
     const graceful = this.client.endAsync(false);
