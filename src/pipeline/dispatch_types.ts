@@ -37,10 +37,17 @@ export interface GateFacts {
     host: string,
     outages?: readonly OutageRow[],
   ): { ok: true } | { ok: false; code: WaitCode; reason: string };
-  /** Resolves on the next budget change, after `timeoutMs`, or on abort (never rejects). */
-  budgetChanged(options: { signal: AbortSignal; timeoutMs: number }): Promise<void>;
+  /**
+   * Resolves when it is the request's turn to restart `host` (a slot freed and
+   * it is the first waiting that fits), after `timeoutMs`, or on abort (never
+   * rejects); see `UnavailabilityBudget.wait`.
+   */
+  budgetWait(
+    host: string,
+    options: { signal: AbortSignal; timeoutMs: number; rest?: boolean },
+  ): Promise<void>;
   /** The request waiting with `signal` no longer waits (see `UnavailabilityBudget.leave`). */
-  budgetLeave?(signal: AbortSignal): void;
+  budgetLeave(signal: AbortSignal): void;
 }
 
 /** Who takes a request once the gate decided: the owner of a restart's life. */

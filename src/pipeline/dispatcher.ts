@@ -275,6 +275,8 @@ export class Dispatcher {
         using _host = await this.#hosts.acquire(row.host, { signal: waiting });
         const flight = this.#claimed.get(row.id)!;
         let reasonAt = -Infinity;
+        /** Waits for something other than this instance's budget (another's restarts, the store). */
+        let rest = false;
         for (;;) {
           // A row still waiting when shutdown starts stays pending for the next start.
           if (stop.aborted) return;
@@ -288,17 +290,25 @@ export class Dispatcher {
               waitingFor: undefined,
               waitCode: undefined,
             });
-            const ran = await this.#o.restarts.run(
+            // The start holds the host before its first await: then its turn ends.
+            const running = this.#o.restarts.run(
               row,
               target!,
               signal,
               (facts) => this.#recheck(row, facts),
             );
+            this.#o.facts.budgetLeave(waiting);
+            const ran = await running;
             if (ran.kind === "done") return;
+            rest = true;
             if (ran.kind === "unavailable") {
               // Nothing was started: the row stays pending and tries again.
               this.#storeWait(row, flight, ran.detail);
-              await this.#o.facts.budgetChanged({ signal: waiting, timeoutMs: STORE_RETRY_MS });
+              await this.#o.facts.budgetWait(row.host, {
+                signal: waiting,
+                timeoutMs: STORE_RETRY_MS,
+                rest,
+              });
               continue;
             }
             // Another instance's restarts, seen in the shared store: as the gate says.
@@ -323,10 +333,12 @@ export class Dispatcher {
             Object.assign(flight, { waitingFor: decision.reason, waitCode: decision.code });
             reasonAt = now;
           }
-          await this.#o.facts.budgetChanged({
+          await this.#o.facts.budgetWait(row.host, {
             signal: waiting,
             timeoutMs: this.#o.recheckMs ?? 1_000,
+            rest,
           });
+          rest = false;
         }
       } catch (err) {
         if (signal.aborted || (stop.aborted && err === stop.reason)) {
@@ -340,7 +352,7 @@ export class Dispatcher {
         this.#o.onTaskError?.(err);
         throw err;
       } finally {
-        this.#o.facts.budgetLeave?.(waiting);
+        this.#o.facts.budgetLeave(waiting);
         this.#release(row);
       }
     });

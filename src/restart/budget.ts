@@ -16,6 +16,7 @@ import type { FleetView } from "../fleet/fleet_view.ts";
 import { errorMessage, log } from "../log.ts";
 import type { OutageRow } from "../store/mod.ts";
 import type { Topology } from "./topology.ts";
+import { Turns } from "./turns.ts";
 
 /** Why a host is unavailable. The first three are held by mandrill's restarts. */
 export type Unavailability = "restarting" | "coming_back" | "not_back" | "offline" | "stale";
@@ -84,23 +85,31 @@ export class UnavailabilityBudget implements Disposable {
   readonly #listeners = new Set<() => void>();
   readonly #subscription: Disposable;
   #refreshedAt = -Infinity;
-  #changed: PromiseWithResolvers<void> | undefined;
   readonly #ticks = new Map<
     number,
     { promise: Promise<void>; resolve: () => void; timer: ReturnType<typeof setTimeout> }
   >();
-  /** Waiting requests, in arrival order, with the release they were last woken for. */
-  readonly #queue = new Map<AbortSignal, { resolve: () => void; gen: number }>();
-  /** Waiters woken for a release (its number) that have not waited again or left yet. */
-  readonly #woken = new Map<AbortSignal, number>();
-  /** Releases so far: each wakes one waiter. */
-  #releases = 0;
+  /** Reserved for a request whose turn came, until it starts or leaves (counted as restarting). */
+  readonly #reserved = new Set<string>();
+  readonly #turns: Turns;
   #notifyQueued = false;
 
   /** Listens to the fleet view's online changes at once; dispose to stop. */
   constructor(options: UnavailabilityBudgetOptions) {
     this.#o = options;
     this.#refreshMs = options.refreshMs ?? 1_000;
+    this.#turns = new Turns({
+      fits: (host) => {
+        const check = this.check(host);
+        return check.ok ? "ok" : check.code;
+      },
+      groupOf: (host) => this.#o.topology().groupOf(host),
+      reserve: (host, reserved) => {
+        if (reserved) this.#reserved.add(host);
+        else this.#reserved.delete(host);
+        this.#reindex(host);
+      },
+    });
     this.#subscription = options.fleet.onOnlineChange((host, online) => {
       if (this.#o.topology().agentStaleSec(host) === undefined) return;
       this.#setAgent(host, online ? this.#agentState(host, this.#o.clock.now()) : "offline");
@@ -188,6 +197,7 @@ export class UnavailabilityBudget implements Disposable {
   /** The agents' view merged with `outages` (a restart's state wins). */
   #mergedWith(outages: readonly OutageRow[]): Map<string, Unavailability> {
     const merged = new Map<string, Unavailability>(this.#agent);
+    for (const host of this.#reserved) merged.set(host, "restarting");
     for (const o of outages) merged.set(o.host, o.state);
     return merged;
   }
@@ -212,71 +222,30 @@ export class UnavailabilityBudget implements Disposable {
   }
 
   /**
-   * Resolves when the budget may have room for the caller, after `timeoutMs`,
-   * or when `signal` aborts — whichever is first. Never rejects: the caller
-   * checks again either way.
-   *
-   * Waiters with a `signal` (one per waiting request, the same on every
-   * call) queue in arrival order, and each host released wakes the first
-   * one only: a released slot is handed to one request, not raced for by
-   * all of them (a thousand waiting requests, each gated again on every
-   * change, were most of the executor's CPU). A woken waiter that waits again
-   * did not take the slot: the next one is woken, each at most once per
-   * release. Call {@linkcode leave} when a request stops waiting. Without a
-   * `signal`, any change wakes the caller.
+   * Waits for a turn to restart `host` (see {@linkcode Turns}): resolves when
+   * a slot freed and this request is the first waiting that fits (its host is
+   * then reserved for it), after `timeoutMs`, or when `signal` aborts —
+   * whichever is first. Never rejects: the caller gates again either way, and
+   * waits again with the same `signal` (keeping its place) or calls
+   * {@linkcode leave}. With `rest`, it is not admitted before it waits again
+   * (it waits for something other than this budget: another instance's
+   * restarts, the store).
    */
-  changed(options: { signal?: AbortSignal; timeoutMs: number }): Promise<void> {
-    const { signal, timeoutMs } = options;
-    if (signal?.aborted) return Promise.resolve();
-    const tick = this.#tick(timeoutMs);
-    if (signal === undefined) {
-      this.#changed ??= Promise.withResolvers<void>();
-      return Promise.race([this.#changed.promise, tick]);
-    }
-    const { promise, resolve } = Promise.withResolvers<void>();
-    const wokenIn = this.#woken.get(signal);
-    const known = this.#queue.get(signal);
-    if (wokenIn !== undefined) {
-      // Woken for a slot it did not take: hand it on, and queue again.
-      this.#woken.delete(signal);
-      this.#queue.set(signal, { resolve, gen: wokenIn });
-      this.#wakeNext(wokenIn);
-    } else if (known !== undefined) {
-      known.resolve = resolve; // keeps its place
-    } else {
-      this.#queue.set(signal, { resolve, gen: -1 });
-      signal.addEventListener("abort", () => this.leave(signal), { once: true });
-    }
-    return Promise.race([promise, tick]);
+  wait(
+    host: string,
+    options: { signal: AbortSignal; timeoutMs: number; rest?: boolean },
+  ): Promise<void> {
+    return this.#turns.wait(host, { ...options, tick: this.#tick(options.timeoutMs) });
   }
 
-  /** `signal`'s request no longer waits (it started, was skipped, or gave up). */
+  /** `signal`'s request no longer waits: it started (call after the start holds the host), was skipped, or gave up. */
   leave(signal: AbortSignal): void {
-    const entry = this.#queue.get(signal);
-    this.#queue.delete(signal);
-    entry?.resolve();
-    const wokenIn = this.#woken.get(signal);
-    if (wokenIn === undefined) return;
-    this.#woken.delete(signal);
-    // Woken, then gone without waiting again: whether it took the slot or not,
-    // the next one looks (if the slot is taken, it waits again, and so on).
-    this.#wakeNext(wokenIn);
+    this.#turns.leave(signal);
   }
 
-  /** Wakes the first waiter not yet woken for release `gen`. */
-  #wakeNext(gen: number): void {
-    for (const [signal, entry] of this.#queue) {
-      if (entry.gen >= gen) continue;
-      this.#queue.delete(signal);
-      this.#woken.set(signal, gen);
-      entry.resolve();
-      return;
-    }
-  }
-
-  /** Wakes every waiter (the limits or the topology changed). */
-  #wakeAll(): void {
-    for (const entry of this.#queue.values()) entry.resolve();
+  /** Requests waiting for a turn. */
+  get waiting(): number {
+    return this.#turns.waiting;
   }
 
   /** Resolves within `ms`, shared by every caller asking for the same `ms` meanwhile. */
@@ -307,10 +276,12 @@ export class UnavailabilityBudget implements Disposable {
     this.#byGroup.clear();
     for (const host of this.#held.keys()) this.#reindex(host);
     for (const host of this.#remote.keys()) this.#reindex(host);
+    for (const host of this.#reserved) this.#reindex(host);
     this.#refreshedAt = -Infinity;
     this.#refreshIfDue();
     this.#notify();
-    this.#wakeAll();
+    this.#turns.wakeAll();
+    this.#turns.admit();
   }
 
   [Symbol.dispose](): void {
@@ -354,11 +325,12 @@ export class UnavailabilityBudget implements Disposable {
 
   /** Brings the merged views of `host` up to date. */
   #reindex(host: string): void {
-    const state = this.#held.get(host) ?? this.#remote.get(host) ?? this.#agent.get(host);
+    const state = this.#held.get(host) ?? (this.#reserved.has(host) ? "restarting" : undefined) ??
+      this.#remote.get(host) ?? this.#agent.get(host);
     const before = this.#all.get(host);
     if (before === state) return;
-    // A host that became available again frees a slot: one waiter gets it.
-    if (state === undefined) this.#wakeNext(++this.#releases);
+    // A host that became available again frees a slot: the first waiter that fits gets it.
+    if (state === undefined) this.#turns.admit();
     const group = this.#o.topology().groupOf(host);
     let members = this.#byGroup.get(group);
     if (state === undefined) {
@@ -374,9 +346,6 @@ export class UnavailabilityBudget implements Disposable {
   }
 
   #notify(): void {
-    const changed = this.#changed;
-    this.#changed = undefined;
-    changed?.resolve();
     if (this.#notifyQueued || this.#listeners.size === 0) return;
     this.#notifyQueued = true;
     queueMicrotask(() => {

@@ -57,7 +57,7 @@ export function fleetFacts(o: FleetFactsOptions): GateFacts {
     lastRestartAt: (host) => o.ledger.lastRestartAt(host),
     restartsLastHour: (now) => o.ledger.countLastHour(now),
     budget: (host, outages) => o.budget.check(host, outages),
-    budgetChanged: (options) => o.budget.changed(options),
+    budgetWait: (host, options) => o.budget.wait(host, options),
     budgetLeave: (signal) => o.budget.leave(signal),
   };
 }

@@ -37,6 +37,9 @@ function budget(
   return { b, fleet, clock, config, beat };
 }
 
+/** Lets microtasks and ready callbacks run. */
+const settle = () => new Promise((r) => setTimeout(r, 0));
+
 Deno.test("budgetLimit: integers as is, percentages of the group rounded down, at least 1", () => {
   assert.equal(budgetLimit(3, 10), 3);
   assert.equal(budgetLimit("25%", 10), 2);
@@ -121,58 +124,98 @@ Deno.test("budget: an agent host that is offline, stale or never heard from is d
   assert.equal(b.check("web-1").ok, false);
 });
 
-Deno.test("budget: changed() resolves on a change, on its timeout, or on abort", async () => {
-  const { b } = budget({ a: {} });
-  let resolved = false;
-  const waiting = b.changed({ timeoutMs: 60_000 }).then(() => resolved = true);
-  await Promise.resolve();
-  assert.equal(resolved, false);
+Deno.test("budget.wait() resolves on its turn, on its timeout, or on abort", async () => {
+  const { b } = budget({ a: {}, c: {} }, { maxUnavailable: 1 });
   b.hold("a", "restarting");
-  await waiting;
-  assert.equal(resolved, true);
+  let resolved = false;
   const ac = new AbortController();
-  const aborted = b.changed({ timeoutMs: 60_000, signal: ac.signal });
-  ac.abort();
+  const waiting = b.wait("c", { signal: ac.signal, timeoutMs: 60_000 }).then(() => resolved = true);
+  await settle();
+  assert.equal(resolved, false, "resolved while the fleet was full");
+  b.release("a");
+  await waiting;
+  assert.equal(b.stateOf("c"), "restarting", "its turn did not reserve its host");
+  b.leave(ac.signal);
+  assert.equal(b.stateOf("c"), undefined, "leaving kept the reservation");
+  const aborter = new AbortController();
+  b.hold("a", "restarting");
+  const aborted = b.wait("c", { signal: aborter.signal, timeoutMs: 60_000 });
+  aborter.abort();
   await aborted;
-  await b.changed({ timeoutMs: 1 });
+  assert.equal(b.waiting, 0, "an aborted waiter stayed in the queue");
+  await b.wait("c", { signal: new AbortController().signal, timeoutMs: 1 });
   b[Symbol.dispose]();
 });
 
-Deno.test("budget: a released host wakes one waiting request, in arrival order; one that waits again hands the slot on; leave() too", async () => {
-  const { b } = budget({ a: {}, b: {}, c: {} });
+Deno.test("budget: a freed slot goes to the first waiter that fits, in arrival order, reserved until it starts — never to two", async () => {
+  const { b } = budget({
+    "web-1": { group: "web" },
+    "web-2": { group: "web" },
+    "web-3": { group: "web" },
+    "db-1": { group: "db" },
+    "db-2": { group: "db" },
+  }, { maxUnavailable: 2 });
+  b.hold("web-1", "restarting");
+  b.hold("db-1", "restarting");
+  const woken: string[] = [];
+  const waiters = ["web-2", "web-3", "db-2"].map((host) => {
+    const ac = new AbortController();
+    const done = b.wait(host, { signal: ac.signal, timeoutMs: 60_000 }).then(() =>
+      woken.push(host)
+    );
+    return { host, signal: ac.signal, done };
+  });
+  b.hold("web-1", "coming_back"); // a change that frees nothing wakes nobody
+  await settle();
+  assert.deepEqual(woken, []);
+  b.release("db-1"); // web's waiters do not fit (web-1 still down): db-2 gets the slot
+  await waiters[2]!.done;
+  await settle();
+  assert.deepEqual(woken, ["db-2"]);
+  assert.equal(b.check("web-2").ok, false, "the reserved slot was counted for nobody");
+  b.release("web-1"); // fleet: db-2 reserved + web-2 = 2: web-2 fits, web-3 does not (group)
+  await waiters[0]!.done;
+  await settle();
+  assert.deepEqual(woken, ["db-2", "web-2"], "one freed slot went to two waiters");
+  // web-2 starts: its hold takes over from the reservation; nothing frees.
+  b.hold("web-2", "restarting");
+  b.leave(waiters[0]!.signal);
+  await settle();
+  assert.deepEqual(woken, ["db-2", "web-2"]);
+  // db-2 leaves without starting (skipped): its slot frees, but web-3's group is full.
+  b.leave(waiters[2]!.signal);
+  await settle();
+  assert.deepEqual(woken, ["db-2", "web-2"]);
+  b.release("web-2");
+  await waiters[1]!.done;
+  assert.deepEqual(woken, ["db-2", "web-2", "web-3"]);
+  b.leave(waiters[1]!.signal);
+  b[Symbol.dispose]();
+});
+
+Deno.test("budget: a turn that did not become a start goes to the next waiter; the first rests until it waits again", async () => {
+  const { b } = budget({ a: {}, b: {}, c: {} }, { maxUnavailable: 1 });
   b.hold("a", "restarting");
   const woken: string[] = [];
-  const signals = ["w1", "w2", "w3"].map(() => new AbortController().signal);
-  const wait = (i: number) =>
-    b.changed({ signal: signals[i]!, timeoutMs: 60_000 }).then(() => woken.push(`w${i + 1}`));
-  const waits = [wait(0), wait(1), wait(2)];
-  const settle = () => new Promise((r) => setTimeout(r, 0));
-  await settle();
-  b.hold("b", "restarting"); // a host going down frees nothing: nobody wakes
-  await settle();
-  assert.equal(woken.length, 0, "a host going down woke a waiter");
-  b.release("a");
-  await waits[0];
-  await settle();
-  assert.deepEqual(woken, ["w1"], "one release woke more than one waiter");
-  // w1 did not take the slot (it waits again): w2 gets it, and w1 keeps waiting.
-  const again = b.changed({ signal: signals[0]!, timeoutMs: 60_000 }).then(() =>
-    woken.push("w1 again")
+  const [first, second] = [new AbortController(), new AbortController()];
+  let done = b.wait("b", { signal: first.signal, timeoutMs: 60_000 }).then(() => woken.push("b"));
+  const next = b.wait("c", { signal: second.signal, timeoutMs: 60_000 }).then(() =>
+    woken.push("c")
   );
-  await waits[1];
+  b.release("a");
+  await done;
   await settle();
-  assert.deepEqual(woken, ["w1", "w2"]);
-  // w2 leaves without waiting again (it started, or was skipped): w3 looks next.
-  b.leave(signals[1]!);
-  await waits[2];
+  assert.deepEqual(woken, ["b"]);
+  // b's start was refused elsewhere (another instance): it waits again and hands its turn on.
+  done = b.wait("b", { signal: first.signal, timeoutMs: 60_000 }).then(() => woken.push("b again"));
+  await next;
   await settle();
-  assert.deepEqual(woken, ["w1", "w2", "w3"]);
-  b.leave(signals[2]!); // the release was handed through every waiter once: it stops there
+  assert.deepEqual(woken, ["b", "c"]);
+  assert.equal(b.stateOf("b"), undefined, "the turn it gave up is still counted");
+  b.leave(second.signal); // c is skipped: b rests, so nobody is admitted
   await settle();
-  assert.deepEqual(woken, ["w1", "w2", "w3"], "the same release woke a waiter twice");
-  b.release("b");
-  await again;
-  assert.deepEqual(woken, ["w1", "w2", "w3", "w1 again"]);
-  b.leave(signals[0]!);
+  assert.deepEqual(woken, ["b", "c"], "a resting waiter was admitted");
+  b.leave(first.signal);
+  await done;
   b[Symbol.dispose]();
 });
