@@ -12,8 +12,10 @@
 import { KeyedLimiter, TaskGroup } from "../async/mod.ts";
 import { errorMessage, log, withLogContext } from "../log.ts";
 import type { InboxRow } from "../store/mod.ts";
-import type { DispatcherOptions, HostTarget, InFlight } from "./dispatch_types.ts";
-import { decide, type GateDecision, type SkipCode, type WaitCode } from "./policy.ts";
+import type { DispatcherOptions, InFlight } from "./dispatch_types.ts";
+import { gateRow } from "./gate_row.ts";
+import { RowFeed } from "./row_feed.ts";
+import type { GateDecision, SkipCode, WaitCode } from "./policy.ts";
 import type { SharedFacts, StartVerdict } from "../store/mod.ts";
 
 export type {
@@ -25,12 +27,8 @@ export type {
   RestartRunner,
 } from "./dispatch_types.ts";
 
-/** Rows read or handed over at once. */
-const BATCH = 256;
 /** A start the shared store could not take is tried again after this long, ms. */
 const STORE_RETRY_MS = 1_000;
-/** Rows held in the hand-over queue at most (beyond the window); more are read back from the store. */
-const MAX_QUEUED = 8192;
 
 /** Takes pending rows and drives each through the gate. */
 export class Dispatcher {
@@ -41,90 +39,39 @@ export class Dispatcher {
   #wake: (() => void) | undefined;
   #woken = false;
   #windowFreed: (() => void) | undefined;
-  #lastSeq = 0;
-  /** Rows handed over by intake, in seq order; only used while not {@linkcode #scan}ning. */
-  #queue: InboxRow[] = [];
-  #queueHead = 0;
-  /**
-   * True while rows may be pending in the store but not in the queue: at start
-   * (a previous run's rows), after {@linkcode wake}, and once the queue
-   * overflowed. The store is then read from `#lastSeq` until it is drained.
-   */
-  #scan = true;
-  /** Rows handed over while scanning (read back by the next scan instead). */
-  #missedWhileScanning = 0;
-  #commit: PromiseWithResolvers<void> | undefined;
-  /** Rows taken over from an instance that is gone (a shared store), before anything else. */
-  #adopted: InboxRow[] = [];
+  readonly #feed: RowFeed;
 
   /** Builds a dispatcher; call {@linkcode run} to start it. */
   constructor(options: DispatcherOptions) {
     this.#o = options;
+    this.#feed = new RowFeed(options.store, () => {
+      this.#woken = true;
+      this.#wake?.();
+    });
   }
 
   /** Tells the dispatcher new rows are pending in the store. Cheap; call after inserts. */
   wake(): void {
-    this.#scan = true;
-    this.#queue = [];
-    this.#queueHead = 0;
-    this.#signalWork();
+    this.#feed.wake();
   }
 
   /**
    * Hands over a row just inserted (same connection, so readable even before
    * its group commit; anything done with it commits first). Rows must come in
-   * seq order. Memory stays bounded: past {@linkcode MAX_QUEUED} the queue is
-   * dropped and the rows are read back from the store.
+   * seq order; memory stays bounded (see {@linkcode RowFeed.enqueue}).
    */
   enqueue(row: InboxRow): void {
-    if (!this.#scan) {
-      if (this.#queue.length - this.#queueHead < MAX_QUEUED) this.#queue.push(row);
-      else this.wake();
-    } else {
-      this.#missedWhileScanning++; // the scan running may have read before this row's insert
-    }
-    this.#signalWork();
+    this.#feed.enqueue(row);
   }
 
   /**
    * Takes over rows another instance held (a shared store, its lease
-   * expired), in any seq order: they go first, and do not move the scan's
-   * cursor. A row already claimed here is ignored.
+   * expired), in any seq order: they go first. A row already claimed here is
+   * ignored.
    */
   take(rows: readonly InboxRow[]): void {
     const fresh = rows.filter((r) => !this.#claimed.has(r.id));
-    if (fresh.length === 0) return;
-    this.#adopted.push(...fresh);
-    this.#signalWork();
-  }
-
-  #signalWork(): void {
-    this.#woken = true;
-    this.#wake?.();
-  }
-
-  /** The next batch of pending rows after `#lastSeq`, oldest first. */
-  async #nextRows(): Promise<{ rows: InboxRow[]; adopted: boolean }> {
-    if (this.#adopted.length > 0) return { rows: this.#adopted.splice(0, BATCH), adopted: true };
-    return { rows: await this.#pendingRows(), adopted: false };
-  }
-
-  async #pendingRows(): Promise<InboxRow[]> {
-    if (this.#scan) {
-      const missed = this.#missedWhileScanning;
-      const rows = await this.#o.store.nextPending(this.#lastSeq, BATCH);
-      // Caught up — unless a row came while reading: then read once more.
-      // From then on every row inserted is handed over.
-      if (rows.length < BATCH && missed === this.#missedWhileScanning) this.#scan = false;
-      return rows;
-    }
-    const rows = this.#queue.slice(this.#queueHead, this.#queueHead + BATCH);
-    this.#queueHead += rows.length;
-    if (this.#queueHead === this.#queue.length || this.#queueHead >= MAX_QUEUED) {
-      this.#queue = this.#queue.slice(this.#queueHead); // drop what was taken
-      this.#queueHead = 0;
-    }
-    return rows;
+    if (fresh.length > 0) this.#feed.adopt(fresh);
   }
 
   /** Work claimed and not finished. */
@@ -158,7 +105,7 @@ export class Dispatcher {
     const windowSize = this.#o.windowSize ?? 1024;
     while (!options.stop.aborted) {
       this.#woken = false;
-      const { rows, adopted } = await this.#nextRows();
+      const { rows, adopted } = await this.#feed.next();
       let i = 0;
       while (i < rows.length && !options.stop.aborted) {
         if (this.#claimed.size >= windowSize) {
@@ -169,7 +116,7 @@ export class Dispatcher {
         // into the store's open group-commit batch, their events out after it.
         for (; i < rows.length && this.#claimed.size < windowSize; i++) {
           const row = rows[i]!;
-          if (!adopted) this.#lastSeq = row.seq;
+          if (!adopted) this.#feed.passed(row.seq);
           if (this.#claim(row)) {
             group.spawn((signal) => this.#process(row, { signal, stop: options.stop }), {
               independent: true,
@@ -197,43 +144,12 @@ export class Dispatcher {
     });
   }
 
-  /** The gate on this instance's facts, or, with `shared`, on the fleet's. */
-  #gate(row: InboxRow, shared?: SharedFacts): { decision: GateDecision; target?: HostTarget } {
-    const facts = this.#o.facts;
-    const now = this.#o.clock.now();
-    const target = facts.target(row.host);
-    const local = facts.lastRestartAt(row.host);
-    const lastRestartAt = shared?.lastRestartAt === undefined
-      ? local
-      : Math.max(local ?? -Infinity, shared.lastRestartAt);
-    const state = {
-      now,
-      known: target !== undefined,
-      busy: target !== undefined && facts.busy(row.host, shared?.outages),
-      lastRestartAt,
-      restartsLastHour: shared?.restartsLastHour ?? facts.restartsLastHour(now),
-      uptimeSec: facts.uptimeSec(row.host),
-      paused: facts.paused(),
-      outsideWindow: target === undefined ? undefined : facts.outsideWindow(row.request, target),
-      overBudget: undefined as { code: WaitCode; reason: string } | undefined,
-    };
-    let decision = decide(row.request, this.#o.policy(), state);
-    if (decision.kind === "allow") {
-      const budget = facts.budget(row.host, shared?.outages);
-      if (!budget.ok) {
-        state.overBudget = budget;
-        decision = decide(row.request, this.#o.policy(), state);
-      }
-    }
-    return { decision, target };
-  }
-
   /**
    * The gate again, inside a shared store's start transaction, on the fleet's
    * facts: every instance's outages, restarts and last restart of the host.
    */
   #recheck(row: InboxRow, facts: SharedFacts): StartVerdict {
-    const local = this.#gate(row, facts);
+    const local = gateRow(row, this.#o, facts);
     return local.decision.kind === "allow" ? { kind: "allow" } : local.decision;
   }
 
@@ -246,7 +162,7 @@ export class Dispatcher {
   #claim(row: InboxRow): boolean {
     // A shared store may hand a row over twice (taken over, then read by a scan).
     if (this.#claimed.has(row.id)) return false;
-    const { decision } = this.#gate(row);
+    const { decision } = gateRow(row, this.#o);
     if (decision.kind === "skip") {
       this.#o.restarts.skip(row, decision.code, decision.reason);
       return false;
@@ -280,7 +196,7 @@ export class Dispatcher {
         for (;;) {
           // A row still waiting when shutdown starts stays pending for the next start.
           if (stop.aborted) return;
-          const gated = this.#gate(row);
+          const gated = gateRow(row, this.#o);
           const target = gated.target;
           let decision: GateDecision | StartVerdict = gated.decision;
           if (decision.kind === "allow") {

@@ -16,24 +16,17 @@ import type { FleetView } from "../fleet/fleet_view.ts";
 import { errorMessage, log } from "../log.ts";
 import type { OutageRow } from "../store/mod.ts";
 import type { Topology } from "./topology.ts";
+import {
+  type BudgetCheck,
+  groupName,
+  listDown,
+  refusal,
+  type Unavailability,
+} from "./budget_text.ts";
 import { Turns } from "./turns.ts";
+import { AgentLiveness } from "./agent_liveness.ts";
 
-/** Why a host is unavailable. The first three are held by mandrill's restarts. */
-export type Unavailability = "restarting" | "coming_back" | "not_back" | "offline" | "stale";
-
-/** How each {@linkcode Unavailability} reads in a sentence. */
-export const UNAVAILABILITY_TEXT: Readonly<Record<Unavailability, string>> = {
-  restarting: "restarting",
-  coming_back: "coming back",
-  not_back: "did not come back",
-  offline: "offline",
-  stale: "stale",
-};
-
-/** The answer of {@linkcode UnavailabilityBudget.check}. */
-export type BudgetCheck =
-  | { ok: true }
-  | { ok: false; code: "group" | "fleet"; reason: string };
+export { type BudgetCheck, type Unavailability, UNAVAILABILITY_TEXT } from "./budget_text.ts";
 
 /** The budget limits, as in the config's `policy`. */
 export interface BudgetLimits {
@@ -67,28 +60,19 @@ export interface UnavailabilityBudgetOptions {
   refreshMs?: number;
 }
 
-const _MAX_NAMED = 5;
-
 /** Who is down, and whether one more may go; see the module doc. */
 export class UnavailabilityBudget implements Disposable {
   readonly #o: UnavailabilityBudgetOptions;
-  readonly #refreshMs: number;
   /** Held by restarts. */
   readonly #held = new Map<string, Unavailability>();
   /** Held by other instances' restarts (a shared store's outages). */
   readonly #remote = new Map<string, Unavailability>();
   /** From agents: offline or stale. */
-  readonly #agent = new Map<string, Unavailability>();
+  readonly #agent: AgentLiveness;
   /** Merged (a restart's state wins), fleet-wide and by group key. */
   readonly #all = new Map<string, Unavailability>();
   readonly #byGroup = new Map<string, Map<string, Unavailability>>();
   readonly #listeners = new Set<() => void>();
-  readonly #subscription: Disposable;
-  #refreshedAt = -Infinity;
-  readonly #ticks = new Map<
-    number,
-    { promise: Promise<void>; resolve: () => void; timer: ReturnType<typeof setTimeout> }
-  >();
   /** Reserved for a request whose turn came, until it starts or leaves (counted as restarting). */
   readonly #reserved = new Set<string>();
   readonly #turns: Turns;
@@ -97,7 +81,6 @@ export class UnavailabilityBudget implements Disposable {
   /** Listens to the fleet view's online changes at once; dispose to stop. */
   constructor(options: UnavailabilityBudgetOptions) {
     this.#o = options;
-    this.#refreshMs = options.refreshMs ?? 1_000;
     this.#turns = new Turns({
       fits: (host) => {
         const check = this.check(host);
@@ -110,9 +93,10 @@ export class UnavailabilityBudget implements Disposable {
         this.#reindex(host);
       },
     });
-    this.#subscription = options.fleet.onOnlineChange((host, online) => {
-      if (this.#o.topology().agentStaleSec(host) === undefined) return;
-      this.#setAgent(host, online ? this.#agentState(host, this.#o.clock.now()) : "offline");
+    this.#agent = new AgentLiveness({
+      ...options,
+      refreshMs: options.refreshMs ?? 1_000,
+      onChange: (host) => this.#reindex(host),
     });
   }
 
@@ -150,13 +134,13 @@ export class UnavailabilityBudget implements Disposable {
 
   /** Why `host` is unavailable now, or undefined when it is up. */
   stateOf(host: string): Unavailability | undefined {
-    this.#refreshIfDue();
+    this.#agent.refreshIfDue();
     return this.#all.get(host);
   }
 
   /** Every unavailable host with why. */
   unavailable(): ReadonlyMap<string, Unavailability> {
-    this.#refreshIfDue();
+    this.#agent.refreshIfDue();
     return this.#all;
   }
 
@@ -168,7 +152,7 @@ export class UnavailabilityBudget implements Disposable {
    * restarts counted are those — every instance's — instead of this one's.
    */
   check(host: string, outages?: readonly OutageRow[]): BudgetCheck {
-    this.#refreshIfDue();
+    this.#agent.refreshIfDue();
     const limits = this.#o.limits();
     const topology = this.#o.topology();
     const group = topology.groupOf(host);
@@ -179,16 +163,17 @@ export class UnavailabilityBudget implements Disposable {
     const inGroup = down.size + (down.has(host) ? 0 : 1);
     const limit = budgetLimit(limits.maxUnavailablePerGroup, topology.sizeOf(group));
     if (inGroup > limit) {
-      return _refusal(
+      return refusal(
         "group",
-        () => `${_groupName(group)}: ${_list(down)} (${down.size} of ${limit} allowed down)`,
+        () => `${groupName(group)}: ${listDown(down)} (${down.size} of ${limit} allowed down)`,
       );
     }
     const total = all.size + (all.has(host) ? 0 : 1);
     if (total > limits.maxUnavailable) {
-      return _refusal(
+      return refusal(
         "fleet",
-        () => `fleet: ${_list(all)} (${all.size} of maxUnavailable ${limits.maxUnavailable} down)`,
+        () =>
+          `fleet: ${listDown(all)} (${all.size} of maxUnavailable ${limits.maxUnavailable} down)`,
       );
     }
     return { ok: true };
@@ -196,7 +181,7 @@ export class UnavailabilityBudget implements Disposable {
 
   /** The agents' view merged with `outages` (a restart's state wins). */
   #mergedWith(outages: readonly OutageRow[]): Map<string, Unavailability> {
-    const merged = new Map<string, Unavailability>(this.#agent);
+    const merged = new Map<string, Unavailability>(this.#agent.entries());
     for (const host of this.#reserved) merged.set(host, "restarting");
     for (const o of outages) merged.set(o.host, o.state);
     return merged;
@@ -204,7 +189,7 @@ export class UnavailabilityBudget implements Disposable {
 
   /** Each group with unavailable hosts, or every group of `groups`, with its budget. */
   usage(groups?: Iterable<string>): GroupUsage[] {
-    this.#refreshIfDue();
+    this.#agent.refreshIfDue();
     const topology = this.#o.topology();
     const keys = new Set(groups ?? this.#byGroup.keys());
     const limits = this.#o.limits();
@@ -213,7 +198,7 @@ export class UnavailabilityBudget implements Disposable {
       const down = [...(this.#byGroup.get(group) ?? new Map()).entries()]
         .map(([host, state]) => ({ host, state }));
       return {
-        group: _groupName(group, false),
+        group: groupName(group, false),
         size,
         limit: budgetLimit(limits.maxUnavailablePerGroup, size),
         down,
@@ -235,7 +220,7 @@ export class UnavailabilityBudget implements Disposable {
     host: string,
     options: { signal: AbortSignal; timeoutMs: number; rest?: boolean },
   ): Promise<void> {
-    return this.#turns.wait(host, { ...options, tick: this.#tick(options.timeoutMs) });
+    return this.#turns.wait(host, options);
   }
 
   /** `signal`'s request no longer waits: it started (call after the start holds the host), was skipped, or gave up. */
@@ -248,21 +233,6 @@ export class UnavailabilityBudget implements Disposable {
     return this.#turns.waiting;
   }
 
-  /** Resolves within `ms`, shared by every caller asking for the same `ms` meanwhile. */
-  #tick(ms: number): Promise<void> {
-    let tick = this.#ticks.get(ms);
-    if (tick === undefined) {
-      const { promise, resolve } = Promise.withResolvers<void>();
-      const timer = setTimeout(() => {
-        this.#ticks.delete(ms);
-        resolve();
-      }, ms);
-      tick = { promise, resolve, timer };
-      this.#ticks.set(ms, tick);
-    }
-    return tick.promise;
-  }
-
   /** Calls `listener` (soon, once per turn) after changes. Dispose to stop. */
   onChange(listener: () => void): Disposable {
     this.#listeners.add(listener);
@@ -271,56 +241,21 @@ export class UnavailabilityBudget implements Disposable {
 
   /** The topology or limits changed (config reload): re-read everything now. */
   invalidate(): void {
-    this.#agent.clear();
     this.#all.clear();
     this.#byGroup.clear();
     for (const host of this.#held.keys()) this.#reindex(host);
     for (const host of this.#remote.keys()) this.#reindex(host);
     for (const host of this.#reserved) this.#reindex(host);
-    this.#refreshedAt = -Infinity;
-    this.#refreshIfDue();
+    this.#agent.reset(); // reports each host down again
     this.#notify();
     this.#turns.wakeAll();
     this.#turns.admit();
   }
 
   [Symbol.dispose](): void {
-    this.#subscription[Symbol.dispose]();
+    this.#agent[Symbol.dispose]();
     this.#listeners.clear();
-    for (const tick of this.#ticks.values()) {
-      clearTimeout(tick.timer);
-      tick.resolve();
-    }
-    this.#ticks.clear();
-  }
-
-  #agentState(host: string, now: number): Unavailability | undefined {
-    const staleSec = this.#o.topology().agentStaleSec(host);
-    if (staleSec === undefined) return undefined;
-    const known = this.#o.fleet.get(host);
-    if (known !== undefined && !known.online) return "offline";
-    return this.#o.fleet.isStale(host, staleSec, now) ? "stale" : undefined;
-  }
-
-  #refreshIfDue(): void {
-    const now = this.#o.clock.now();
-    if (now - this.#refreshedAt < this.#refreshMs) return;
-    this.#refreshedAt = now;
-    const seen = new Set<string>();
-    for (const host of this.#o.topology().agentHosts()) {
-      seen.add(host);
-      this.#setAgent(host, this.#agentState(host, now));
-    }
-    for (const host of [...this.#agent.keys()]) {
-      if (!seen.has(host)) this.#setAgent(host, undefined);
-    }
-  }
-
-  #setAgent(host: string, state: Unavailability | undefined): void {
-    if (this.#agent.get(host) === state) return;
-    if (state === undefined) this.#agent.delete(host);
-    else this.#agent.set(host, state);
-    this.#reindex(host);
+    this.#turns[Symbol.dispose]();
   }
 
   /** Brings the merged views of `host` up to date. */
@@ -359,36 +294,4 @@ export class UnavailabilityBudget implements Disposable {
       }
     });
   }
-}
-
-/**
- * A refusal whose reason is written only when read (once): requests waiting
- * check again on every change, and most never show their reason.
- */
-function _refusal(code: "group" | "fleet", reason: () => string): BudgetCheck {
-  let text: string | undefined;
-  return {
-    ok: false,
-    code,
-    get reason() {
-      return text ??= reason();
-    },
-  };
-}
-
-/** `group web`, or `host web-1` for a host without a group. */
-function _groupName(key: string, prefixed = true): string {
-  if (key.startsWith("host:")) return prefixed ? `host ${key.slice(5)}` : key.slice(5);
-  return prefixed ? `group ${key}` : key;
-}
-
-/** "web-2 coming back, web-3 offline" (the first few, then how many more). */
-function _list(down: ReadonlyMap<string, Unavailability>): string {
-  const parts: string[] = [];
-  for (const [host, state] of down) {
-    if (parts.length === _MAX_NAMED) break;
-    parts.push(`${host} ${UNAVAILABILITY_TEXT[state]}`);
-  }
-  const more = down.size - parts.length;
-  return more > 0 ? `${parts.join(", ")} and ${more} more` : parts.join(", ");
 }

@@ -31,12 +31,16 @@ interface _Waiter {
 }
 
 /** Waiting requests in arrival order and their reservations; see the module doc. */
-export class Turns {
+export class Turns implements Disposable {
   readonly #o: TurnsOptions;
   readonly #queue = new Map<AbortSignal, _Waiter>();
   /** Admitted and not yet started or gone: the host each holds a place for. */
   readonly #reserved = new Map<AbortSignal, string>();
   #admitQueued = false;
+  readonly #ticks = new Map<
+    number,
+    { promise: Promise<void>; resolve: () => void; timer: ReturnType<typeof setTimeout> }
+  >();
 
   /** Builds an empty queue. */
   constructor(options: TurnsOptions) {
@@ -50,16 +54,16 @@ export class Turns {
 
   /**
    * Waits for `host`'s turn: resolves when it is admitted (its host reserved),
-   * when `tick` resolves, or when `signal` aborts — the caller gates again
+   * within `timeoutMs` (a tick shared by every waiter), or when `signal` aborts — the caller gates again
    * either way, and calls this again (keeping its place) or
    * {@linkcode leave}. With `rest`, or after a turn that did not become a
    * start, it keeps its place but is not admitted before its next call.
    */
   wait(
     host: string,
-    options: { signal: AbortSignal; tick: Promise<void>; rest?: boolean },
+    options: { signal: AbortSignal; timeoutMs: number; rest?: boolean },
   ): Promise<void> {
-    const { signal, tick } = options;
+    const { signal } = options;
     if (signal.aborted) return Promise.resolve();
     const { promise, resolve } = Promise.withResolvers<void>();
     const known = this.#queue.get(signal);
@@ -73,7 +77,7 @@ export class Turns {
       this.#queue.set(signal, { host, resolve, resting: options.rest === true });
       signal.addEventListener("abort", () => this.leave(signal), { once: true });
     }
-    return Promise.race([promise, tick]);
+    return Promise.race([promise, this.#tick(options.timeoutMs)]);
   }
 
   /** `signal`'s request no longer waits: it started (its host is held now), was skipped, or gave up. */
@@ -115,6 +119,30 @@ export class Turns {
       this.#o.reserve(waiter.host, true);
       waiter.resolve();
     }
+  }
+
+  /** Resolves within `ms`, shared by every caller asking for the same `ms` meanwhile. */
+  #tick(ms: number): Promise<void> {
+    let tick = this.#ticks.get(ms);
+    if (tick === undefined) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      const timer = setTimeout(() => {
+        this.#ticks.delete(ms);
+        resolve();
+      }, ms);
+      tick = { promise, resolve, timer };
+      this.#ticks.set(ms, tick);
+    }
+    return tick.promise;
+  }
+
+  /** Ends the ticks (every waiter resolves: it gates again and sees the shutdown). */
+  [Symbol.dispose](): void {
+    for (const tick of this.#ticks.values()) {
+      clearTimeout(tick.timer);
+      tick.resolve();
+    }
+    this.#ticks.clear();
   }
 
   #unreserve(signal: AbortSignal): void {
