@@ -344,8 +344,8 @@ export class PgStore implements Store {
   async #commitBatch(): Promise<void> {
     if (this.#closed || (this.#ends.size === 0 && this.#ops.length === 0)) return;
     const ends = [...this.#ends];
-    const ops = this.#ops;
-    const after = this.#afterCommit;
+    const ops = [...this.#ops];
+    const after = [...this.#afterCommit];
     await this.#sql.begin(async (tx) => {
       if (ends.length > 0) {
         const values = ends.map(([seq, [outcome, detail, now]]) => [seq, outcome, detail, now]);
