@@ -6,7 +6,8 @@
  */
 export type * from "./types.ts";
 export type { OutageRow, OutageState } from "./outages.ts";
-export { SqliteStore, StoreInUseError } from "./sqlite.ts";
+export { SqliteStore } from "./sqlite.ts";
+export { StoreInUseError } from "./sqlite_lock.ts";
 export { PgStore, type PgStoreOptions } from "./pg/store.ts";
 export { type OpenDatabaseOptions, SCHEMA_VERSION } from "./db.ts";
 export { openStore, type OpenStoreOptions } from "./open.ts";

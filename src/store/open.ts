@@ -8,7 +8,8 @@ import { EXIT, StartupError } from "../errors.ts";
 import { errorMessage } from "../log.ts";
 import { redactUrl } from "../url.ts";
 import { PgStore } from "./pg/store.ts";
-import { SqliteStore, StoreInUseError } from "./sqlite.ts";
+import { SqliteStore } from "./sqlite.ts";
+import { StoreInUseError } from "./sqlite_lock.ts";
 import type { Store } from "./types.ts";
 
 /** Options of {@linkcode openStore}. */

@@ -1,12 +1,10 @@
 /**
- * The SQLite store's statements and row mappers.
+ * The SQLite store's statements: each prepared once, by name; the end of
+ * many rows in one statement; and a transaction around a batch of them.
  * @module
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import type { HistoryRow, InboxRow, InboxState, Outcome } from "./types.ts";
-
-/** A row as `node:sqlite` returns it. */
-export type Row = Record<string, unknown>;
+import type { QueuedEnd } from "./batch.ts";
 
 const _SQL = {
   totalChanges: `SELECT total_changes() AS n`,
@@ -52,39 +50,64 @@ export function prepareStatements(db: DatabaseSync): Statements {
   ) as Statements;
 }
 
-/** An inbox row from its table row. */
-export function inboxRow(r: Row): InboxRow {
-  return {
-    seq: Number(r.seq),
-    id: r.id as string,
-    host: r.host as string,
-    request: typeof r.request === "string"
-      ? JSON.parse(r.request)
-      : r.request as InboxRow["request"],
-    state: r.state as InboxState,
-    outcome: (r.outcome as Outcome | null) ?? null,
-    detail: (r.detail as string | null) ?? null,
-    receivedAt: Number(r.received_at),
-    startedAt: r.started_at == null ? null : Number(r.started_at),
-    finishedAt: r.finished_at == null ? null : Number(r.finished_at),
-  };
+/** Rows per statement when writing buffered ends, largest first; 1 takes the rest. */
+const _FINISH_CHUNKS = [64, 16, 4, 1] as const;
+
+/** Ends rows in as few statements as it can, each prepared once per size. */
+export class EndWriter {
+  readonly #db: DatabaseSync;
+  readonly #bySize = new Map<number, StatementSync>();
+
+  /** Prepares nothing until it first writes. */
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  /** Ends each row not yet done (inside the caller's transaction). */
+  write(ends: readonly (readonly [number, QueuedEnd])[]): void {
+    let i = 0;
+    for (const size of _FINISH_CHUNKS) {
+      for (; ends.length - i >= size; i += size) {
+        const values: (string | number | null)[] = [];
+        for (let j = i; j < i + size; j++) {
+          const [seq, [outcome, detail, now]] = ends[j]!;
+          values.push(seq, outcome, detail, now);
+        }
+        this.#statement(size).run(...values);
+      }
+    }
+  }
+
+  #statement(size: number): StatementSync {
+    let st = this.#bySize.get(size);
+    if (!st) this.#bySize.set(size, st = this.#db.prepare(_finishSql(size)));
+    return st;
+  }
 }
 
-/** A history row from its table row. */
-export function historyRow(r: Row): HistoryRow {
-  const num = (v: unknown) => (v == null ? null : Number(v));
-  return {
-    id: r.id as string,
-    host: r.host as string,
-    executor: r.executor as string,
-    requestedBy: (r.requested_by as string | null) ?? null,
-    reason: (r.reason as string | null) ?? null,
-    startedAt: Number(r.started_at),
-    finishedAt: num(r.finished_at),
-    outcome: (r.outcome as string | null) ?? null,
-    detail: (r.detail as string | null) ?? null,
-    durationMs: num(r.duration_ms),
-    recoveredAt: num(r.recovered_at),
-    recoveryMs: num(r.recovery_ms),
-  };
+/** Runs `fn` in one transaction on `db`: committed when it returns, rolled back when it throws. */
+export function transaction(db: DatabaseSync, fn: () => void): void {
+  db.exec("BEGIN");
+  try {
+    fn();
+    db.exec("COMMIT");
+  } catch (err) {
+    try {
+      if (db.isTransaction) db.exec("ROLLBACK");
+    } catch { /* the error thrown says why */ }
+    throw err;
+  }
+}
+
+/** SQL ending `size` rows; parameters per row: seq, outcome, detail, finished_at. */
+function _finishSql(size: number): string {
+  // One row: a plain UPDATE is cheaper than joining a one-row VALUES.
+  if (size === 1) {
+    return `UPDATE inbox SET state = 'done', outcome = ?2, detail = ?3, finished_at = ?4
+            WHERE seq = ?1 AND state != 'done'`;
+  }
+  return `UPDATE inbox SET state = 'done', outcome = v.column2, detail = v.column3,
+            finished_at = v.column4
+          FROM (VALUES ${Array(size).fill("(?, ?, ?, ?)").join(", ")}) AS v
+          WHERE inbox.seq = v.column1 AND inbox.state != 'done'`;
 }
