@@ -294,6 +294,48 @@ steps.push(["a reader does not migrate; a newer schema is refused by name", asyn
   await assert.rejects(open(url, "a"), /schema version 99, newer than this mandrill/);
 }]);
 
+steps.push([
+  "writes queued while a commit is in flight all land, and wait for their own commit",
+  async () => {
+    const url = await database();
+    const a = await open(url, "a");
+    try {
+      const n = 400;
+      const committed: number[] = [];
+      let i = 0;
+      // Writes arrive at every moment of the commits the first ones start.
+      while (i < n) {
+        const k = i++;
+        a.putOutage({
+          host: `h-${k}`,
+          id: `r-${k}`,
+          state: "coming_back",
+          executor: "local",
+          startedAt: 1,
+          bootIdBefore: null,
+          since: 1,
+          interrupted: false,
+          detail: null,
+        });
+        a.afterCommit(() => committed.push(k));
+        if (k % 3 === 0) await new Promise((r) => setTimeout(r, 0));
+        else await Promise.resolve();
+      }
+      await a.commitBatch();
+      await a.commitBatch();
+      const landed = (await a.outages()).length;
+      assert.equal(landed, n, `${n - landed} of ${n} writes were lost`);
+      assert.deepEqual(
+        committed,
+        [...Array(n).keys()],
+        "a write's callback ran out of order or twice",
+      );
+    } finally {
+      await a.close();
+    }
+  },
+]);
+
 Deno.test("pg store (a real PostgreSQL)", async (t) => {
   server = await Postgres.start();
   try {
