@@ -4,11 +4,11 @@
  * uptime, and carries out restart commands from mandrill at most once each.
  * @module
  */
-import { deadline, DeadlineError, delay } from "../async/mod.ts";
+import { deadline, DeadlineError } from "../async/mod.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { AgentConfig } from "../config/mod.ts";
-import type { AgentCommand, AgentResult, AgentStatus, Heartbeat } from "../contract/messages.ts";
-import { type CommandCheck, type RefusalReason, SignatureVerifier } from "../security/mod.ts";
+import type { AgentCommand, AgentResult, AgentStatus } from "../contract/messages.ts";
+import type { CommandCheck, RefusalReason } from "../security/mod.ts";
 import { type Topics, topics } from "../contract/topics.ts";
 import { errorMessage, log } from "../log.ts";
 import {
@@ -18,9 +18,11 @@ import {
   type MqttSettings,
 } from "../mqtt/connection.ts";
 import { VERSION } from "../version.ts";
+import { commandCheck } from "./command_check.ts";
 import { CommandDesk } from "./commands.ts";
+import { Heartbeats } from "./heartbeat.ts";
 import { CommandLedger } from "./ledger.ts";
-import { readBootId, readUptimeSec } from "./proc.ts";
+import { readBootId } from "./proc.ts";
 import { commandRunner, type RestartRunner } from "./runner.ts";
 
 /** What the agent needs from its MQTT connection; `MqttConnection` is one. */
@@ -41,32 +43,6 @@ export type AgentConnector = (
   settings: MqttSettings,
   options: MqttConnectionOptions,
 ) => Promise<AgentLink>;
-
-/**
- * How the agent checks a command before anything else: with
- * `security.controllerKeyFile`, the controller's signature, the host and the
- * validity; with `allowUnsigned` (and no key), the host and the validity only.
- * @throws {KeyFileError} naming the key file when it cannot be read.
- */
-export async function commandCheck(
-  config: AgentConfig,
-  clock: Clock,
-): Promise<(command: AgentCommand) => Promise<CommandCheck>> {
-  const { controllerKeyFile, maxClockSkewSec } = config.security;
-  if (controllerKeyFile === undefined) {
-    if (!config.security.allowUnsigned) {
-      throw new Error(
-        "security.controllerKeyFile is required (or security.allowUnsigned: true): refusing to run unsigned commands",
-      );
-    }
-    const open = SignatureVerifier.unchecked();
-    return (command) =>
-      open.verifyCommand(command, { host: config.host, now: clock.now(), maxClockSkewSec });
-  }
-  const verifier = await SignatureVerifier.fromFile(controllerKeyFile);
-  return (command) =>
-    verifier.verifyCommand(command, { host: config.host, now: clock.now(), maxClockSkewSec });
-}
 
 /** Options of {@linkcode Agent.start}. */
 export interface AgentOptions {
@@ -107,13 +83,10 @@ export class Agent implements AsyncDisposable {
   readonly #conn: AgentLink;
   readonly #desk: CommandDesk;
   readonly #clock: Clock;
-  readonly #version: string;
   readonly #graceMs: number;
   readonly #flushMs: number;
-  readonly #stopBeats = new AbortController();
   readonly #publishing = new Set<Promise<void>>();
-  readonly #heartbeats: Promise<void>;
-  #beating: Promise<void> | undefined;
+  readonly #heartbeats: Heartbeats;
   #unreported: AgentResult[];
   #closing = false;
   #shutdown: Promise<void> | undefined;
@@ -133,7 +106,6 @@ export class Agent implements AsyncDisposable {
     this.#conn = init.conn;
     this.#topics = topics(config.mqtt.topicPrefix);
     this.#clock = options.clock ?? systemClock;
-    this.#version = options.version ?? VERSION;
     this.#graceMs = options.shutdownGraceMs ?? 10_000;
     this.#flushMs = options.flushTimeoutMs ?? 5_000;
     this.#desk = new CommandDesk({
@@ -148,7 +120,16 @@ export class Agent implements AsyncDisposable {
     // Sent on the first connect.
     this.#unreported = this.#desk.settleUnfinished();
     this.#conn.route(this.#topics.commands(config.host), 1, (_t, p) => this.#desk.handle(p));
-    this.#heartbeats = this.#heartbeatLoop(this.#stopBeats.signal);
+    this.#heartbeats = new Heartbeats({
+      link: init.conn,
+      topic: this.#topics.heartbeat(config.host),
+      host: config.host,
+      bootId: init.bootId,
+      version: options.version ?? VERSION,
+      clock: this.#clock,
+      procRoot: config.procRoot,
+      intervalSec: config.heartbeatSec,
+    });
   }
 
   /**
@@ -228,7 +209,7 @@ export class Agent implements AsyncDisposable {
       qos: 1,
       retain: true,
     });
-    this.#beat();
+    this.#heartbeats.beat();
     const pending = this.#unreported;
     this.#unreported = [];
     for (const result of pending) this.#sendResult(result);
@@ -246,44 +227,11 @@ export class Agent implements AsyncDisposable {
     this.#publishing.add(p);
   }
 
-  async #heartbeatLoop(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await delay(this.#config.heartbeatSec * 1000, { signal });
-      } catch {
-        return;
-      }
-      if (this.#conn.connected) this.#beat();
-    }
-  }
-
-  #beat(): void {
-    if (this.#beating !== undefined) return; // one read at a time
-    this.#beating = readUptimeSec(this.#config.procRoot).then((uptimeSec) => {
-      if (this.#closing || !this.#conn.connected) return;
-      const hb: Heartbeat = {
-        host: this.#config.host,
-        bootId: this.bootId,
-        uptimeSec,
-        version: this.#version,
-        ts: this.#clock.now(),
-      };
-      // QoS 0: a lost heartbeat is replaced by the next; no backlog for an offline controller.
-      this.#conn.publishLater(this.#topics.heartbeat(this.#config.host), JSON.stringify(hb), {
-        qos: 0,
-      });
-    }, (err) => {
-      log("agent").warn("Skipping a heartbeat: {error}", { error: errorMessage(err) });
-    }).finally(() => this.#beating = undefined);
-  }
-
   async #doShutdown(): Promise<void> {
     const logger = log("agent");
     this.#closing = true;
     this.#desk.close();
-    this.#stopBeats.abort(new Error("shutting down"));
-    await this.#heartbeats;
-    await this.#beating;
+    await this.#heartbeats.stop();
     await this.#desk.drain(this.#graceMs);
     await this.#bounded(Promise.all([...this.#publishing]), () => {
       logger.warn("Shutting down with results not yet acknowledged by the broker");

@@ -23,12 +23,18 @@ export {
   type ChaosConfig,
   type ChaosDecision,
   type ChaosGroupConfig,
-  type ChaosPick,
-  type ChaosRequest,
-  chaosRequestId,
   ChaosScheduler,
   type ChaosSchedulerOptions,
 } from "./scheduler.ts";
+export {
+  type ChaosPick,
+  type ChaosRequest,
+  chaosRequestId,
+  type PickOptions,
+  type PickResult,
+  type PickSettings,
+  pickVictim,
+} from "./pick.ts";
 export {
   type ControlMessage,
   controlMessageSchema,

@@ -25,29 +25,13 @@ import type { chaosGroupSchema, chaosSchema } from "../config/chaos_schema.ts";
 import { parseDuration } from "../config/duration.ts";
 import { delay, MAX_DELAY_MS } from "../async/mod.ts";
 import { errorMessage, log } from "../log.ts";
-import { hostMatcher } from "./glob.ts";
+import { type ChaosPick, type ChaosRequest, pickVictim } from "./pick.ts";
 import { isWithinWindows } from "./window.ts";
 
 /** The `chaos` config section, defaults filled in. */
 export type ChaosConfig = z.output<typeof chaosSchema>;
 /** The chaos settings of one group, defaults filled in. */
 export type ChaosGroupConfig = z.output<typeof chaosGroupSchema>;
-
-/** A restart request made by chaos, in the shape of a `{p}/restart` request. */
-export interface ChaosRequest {
-  /** `chaos-<group>-<ms>-<random>`: valid message id characters only. */
-  id: string;
-  host: string;
-  reason: string;
-  requestedBy: "chaos";
-}
-
-/** A host chaos picked, with the request it makes (or would make, leashed). */
-export interface ChaosPick {
-  group: string;
-  host: string;
-  request: ChaosRequest;
-}
 
 /** What one tick decided for one group. */
 export type ChaosDecision =
@@ -214,37 +198,18 @@ export class ChaosScheduler {
     const p = armedMeanMs <= 0 ? 1 : 1 - Math.exp(-at.elapsed / armedMeanMs);
     if (!(this.#random() < p)) return { kind: "idle", group };
 
-    const excluded = hostMatcher(settings.exclude);
-    const counts = { offline: 0, excluded: 0, recent: 0, budget: 0 };
-    const eligible: string[] = [];
-    const candidates = this.#o.hostsOfGroup(group);
-    for (const host of candidates) {
-      if (excluded(host)) counts.excluded++;
-      else if (!this.#o.isOnline(host)) counts.offline++;
-      else if (this.#restartedWithin(host, now, minMs)) counts.recent++;
-      else if (this.#o.hasBudget?.(host) === false) counts.budget++;
-      else eligible.push(host);
-    }
-    if (eligible.length === 0) {
-      return {
-        kind: "skipped",
-        group,
-        reason: `no eligible host in ${group} (${candidates.length} in the group: ` +
-          `${counts.excluded} excluded, ${counts.offline} not up, ` +
-          `${counts.recent} restarted less than ${settings.minTimeBetweenRestarts} ago, ` +
-          `${counts.budget} over the unavailability budget)`,
-      };
-    }
-    const host =
-      eligible[Math.min(Math.floor(this.#random() * eligible.length), eligible.length - 1)]!;
-    const request: ChaosRequest = {
-      id: chaosRequestId(group, now, this.#random),
-      host,
-      reason:
-        `chaos: random restart in group ${group} (mean time between restarts ${settings.meanTimeBetweenRestarts})`,
-      requestedBy: "chaos",
-    };
-    const pick: ChaosPick = { group, host, request };
+    const picked = pickVictim(settings, {
+      group,
+      now,
+      candidates: this.#o.hostsOfGroup(group),
+      isOnline: (host) => this.#o.isOnline(host),
+      restartedRecently: (host) => this.#restartedWithin(host, now, minMs),
+      hasBudget: (host) => this.#o.hasBudget?.(host) ?? true,
+      random: this.#random,
+    });
+    if (!picked.ok) return { kind: "skipped", group, reason: picked.reason };
+    const { pick } = picked;
+    const { host, request } = pick;
     if (!at.leashed) {
       try {
         this.#o.submit(request);
@@ -297,17 +262,6 @@ export class ChaosScheduler {
         break;
     }
   }
-}
-
-/**
- * The id of a chaos request: `chaos-<group>-<now>-<6 random base-36 chars>`,
- * the group name reduced to valid id characters and cut so the id stays
- * within 128 characters.
- */
-export function chaosRequestId(group: string, now: number, random: () => number): string {
-  const safe = group.replace(/[^A-Za-z0-9._:-]/g, "_").slice(0, 80);
-  const rand = Math.floor(random() * 36 ** 6).toString(36).padStart(6, "0");
-  return `chaos-${safe}-${Math.floor(now)}-${rand}`;
 }
 
 function _ago(ms: number): string {

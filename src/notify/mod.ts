@@ -20,7 +20,6 @@ export {
   type NotifyMetrics,
   type NotifyResult,
   webhookLabel,
-  Webhooks,
   type WebhookSettings,
-  type WebhooksOptions,
-} from "./webhooks.ts";
+} from "./webhook_delivery.ts";
+export { Webhooks, type WebhooksOptions } from "./webhooks.ts";

@@ -5,12 +5,8 @@
  */
 import { FakeClock } from "../../src/clock.ts";
 import { chaosSchema } from "../../src/config/chaos_schema.ts";
-import {
-  type ChaosConfig,
-  type ChaosPick,
-  type ChaosRequest,
-  ChaosScheduler,
-} from "../../src/chaos/scheduler.ts";
+import { type ChaosConfig, ChaosScheduler } from "../../src/chaos/scheduler.ts";
+import type { ChaosPick, ChaosRequest } from "../../src/chaos/pick.ts";
 import type { ChaosWindow, WeekDay } from "../../src/chaos/window.ts";
 
 /**
