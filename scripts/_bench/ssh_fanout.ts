@@ -12,11 +12,9 @@
  * @module
  */
 import type { BenchContext } from "./context.ts";
-import { BenchMandrill } from "./mandrill.ts";
 import { findProgram, readChildrenCpuSeconds } from "./proc.ts";
-import type { PublisherResult } from "./publisher.ts";
 import type { SshFleet } from "./ssh_fleet.ts";
-import { burst } from "./throughput.ts";
+import { runOnFleet } from "./ssh_run.ts";
 
 /** The remote command of the fanout. */
 export const FANOUT_COMMAND = ["true"];
@@ -65,50 +63,41 @@ export async function mandrillFanoutRun(
   fleet: SshFleet,
   concurrency: number,
 ): Promise<MandrillFanoutRun> {
-  const prefix = ctx.prefix("ssh-fanout");
   const count = fleet.names.length;
-  await using m = await BenchMandrill.start({
-    url: ctx.broker.url,
-    prefix,
-    hosts: fleet.hostEntries("ssh"),
-    executors: {
-      ssh: fleet.executor({ command: FANOUT_COMMAND, recovery: "none", timeoutSec: 60 }),
-    },
-    policy: { maxUnavailable: concurrency, maxUnavailablePerGroup: concurrency },
+  return await runOnFleet(ctx, fleet, {
+    scenario: "ssh-fanout",
+    command: FANOUT_COMMAND,
+    recovery: "none",
+    concurrency,
+    idPrefix: "s-",
+  }, async ({ m, send }) => {
+    const idleCores = await m.idleCores();
+    const cpu0 = m.cpuSeconds();
+    const children0 = m.childrenCpuSeconds();
+    const sshd0 = fleet.sshdCpuSeconds();
+    const p = await send();
+    await m.waitDone("s-", count, 300_000);
+    const cpu = m.cpuSeconds() - cpu0;
+    const children = m.childrenCpuSeconds() - children0;
+    const sshd = fleet.sshdCpuSeconds() - sshd0;
+    const span = m.span("s-");
+    const outcomes = m.outcomes("s-");
+    if (outcomes.succeeded !== count) {
+      throw new Error(
+        `ssh-fanout: expected ${count} succeeded, got ${JSON.stringify(outcomes)}${fleet.log()}`,
+      );
+    }
+    const seconds = (span.lastFinishedAt - p.firstSendAt) / 1000;
+    return {
+      hostsPerSec: count / seconds,
+      seconds,
+      cpuMsPerRestart: (cpu / count) * 1000,
+      busyCpuMsPerRestart: ((cpu - idleCores * seconds) / count) * 1000,
+      idleCores,
+      cpuMsPerHost: ((cpu + children) / count) * 1000,
+      sshdCpuMsPerHost: (sshd / count) * 1000,
+    };
   });
-  const idleCores = await m.idleCores();
-  const cpu0 = m.cpuSeconds();
-  const children0 = m.childrenCpuSeconds();
-  const sshd0 = fleet.sshd.cpuSeconds();
-  await using pub = burst(ctx, { prefix, count, idPrefix: "s-", hosts: count });
-  const p = await pub.json<PublisherResult>(60_000);
-  if (p.errors > 0) throw new Error(`ssh-fanout: ${p.errors} publishes failed`);
-  await m.waitDone("s-", count, 300_000);
-  const cpu = m.cpuSeconds() - cpu0;
-  const children = m.childrenCpuSeconds() - children0;
-  const sshd = fleet.sshd.cpuSeconds() - sshd0;
-  const span = m.span("s-");
-  const outcomes = m.outcomes("s-");
-  if (outcomes.succeeded !== count) {
-    throw new Error(
-      `ssh-fanout: expected ${count} succeeded, got ${JSON.stringify(outcomes)}${fleet.log()}`,
-    );
-  }
-  const stopped = await m.stop();
-  if (stopped.code !== 0) {
-    throw new Error(`ssh-fanout: mandrill exited with ${stopped.code} on SIGTERM${m.proc.tail()}`);
-  }
-  await ctx.checkBroker("ssh-fanout");
-  const seconds = (span.lastFinishedAt - p.firstSendAt) / 1000;
-  return {
-    hostsPerSec: count / seconds,
-    seconds,
-    cpuMsPerRestart: (cpu / count) * 1000,
-    busyCpuMsPerRestart: ((cpu - idleCores * seconds) / count) * 1000,
-    idleCores,
-    cpuMsPerHost: ((cpu + children) / count) * 1000,
-    sshdCpuMsPerHost: (sshd / count) * 1000,
-  };
 }
 
 /** The peers, each with the reason it is skipped when it is not installed. */
@@ -239,7 +228,7 @@ async function _timed(
   },
 ): Promise<PeerRun> {
   const cpu0 = readChildrenCpuSeconds("self");
-  const sshd0 = fleet.sshd.cpuSeconds();
+  const sshd0 = fleet.sshdCpuSeconds();
   const t0 = performance.now();
   const out = await new Deno.Command(program, {
     args: o.args,
@@ -251,7 +240,7 @@ async function _timed(
   }).output();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = readChildrenCpuSeconds("self") - cpu0;
-  const sshd = fleet.sshd.cpuSeconds() - sshd0;
+  const sshd = fleet.sshdCpuSeconds() - sshd0;
   const text = new TextDecoder();
   const stdout = text.decode(out.stdout);
   const done = o.check ? o.check(stdout) : o.hosts;

@@ -1,17 +1,18 @@
 /**
- * The fleet of the ssh scenarios: one real OpenSSH sshd (sshd.ts: key-only,
- * its own temporary directory, an ephemeral port, `SetEnv HOME` so sessions
- * skip the user's shell rc files) answering on one loopback address
- * per bench host — `h-0` on 127.0.1.1, `h-1` on 127.0.1.2, ... — so a forced
- * command can tell the hosts apart by `SSH_CONNECTION`. Alongside it, what
- * each client needs: mandrill's `ssh` executor and host entries, the exact
- * ssh argv mandrill runs (for the xargs ceiling), a pssh hosts file and an
- * Ansible inventory.
+ * The fleet of the ssh scenarios: one real OpenSSH sshd (the tests' helper,
+ * tests/_helpers/sshd.ts: key-only, its own temporary directory, an ephemeral
+ * port, `SetEnv HOME` so sessions skip the user's shell rc files, PAM judging
+ * the account) answering on one loopback address per bench host — `h-0` on
+ * 127.0.1.1, `h-1` on 127.0.1.2, ... — so a forced command can tell the hosts
+ * apart by `SSH_CONNECTION`. Alongside it, what each client needs: mandrill's
+ * `ssh` executor and host entries, the exact ssh argv mandrill runs (for the
+ * xargs ceiling), a pssh hosts file and an Ansible inventory.
  * @module
  */
 import type { ConfigInput } from "../../src/config/mod.ts";
 import { buildSshArgv } from "../../src/executors/ssh.ts";
-import { type BenchSshd, startBenchSshd } from "./sshd.ts";
+import { startSshd, type TestSshd } from "../../tests/_helpers/sshd.ts";
+import { readChildrenCpuSeconds, readCpuSeconds } from "./proc.ts";
 
 /** Options of {@linkcode SshFleet.start}. */
 export interface SshFleetOptions {
@@ -30,7 +31,7 @@ export interface SshFleetOptions {
 
 /** One sshd playing `hosts` hosts; dispose it to stop sshd and remove every file. */
 export class SshFleet implements AsyncDisposable {
-  readonly sshd: BenchSshd;
+  readonly sshd: TestSshd;
   /** Temporary directory of the host script, its state and the peers' files. */
   readonly dir: string;
   /** Where the host script keeps its state. */
@@ -47,7 +48,7 @@ export class SshFleet implements AsyncDisposable {
   readonly sshOptions: readonly string[];
 
   private constructor(
-    sshd: BenchSshd,
+    sshd: TestSshd,
     dir: string,
     names: string[],
     addresses: string[],
@@ -78,10 +79,11 @@ export class SshFleet implements AsyncDisposable {
       }
       const names = Array.from({ length: o.hosts }, (_, i) => `h-${i}`);
       const addresses = names.map((_, i) => `127.0.${1 + Math.floor(i / 254)}.${1 + (i % 254)}`);
-      const sshd = await startBenchSshd({
-        addresses,
+      const sshd = await startSshd({
+        extraAddresses: addresses,
         ...(forcedCommand ? { forcedCommand } : {}),
-        maxStartups: o.hosts + 50,
+        // The default 10:30:100 drops unauthenticated connections past 10 at once.
+        extraConfig: [`MaxStartups ${o.hosts + 50}`],
       });
       const fleet = new SshFleet(sshd, dir, names, addresses, [...(o.sshOptions ?? [])]);
       await Deno.writeTextFile(
@@ -106,19 +108,16 @@ export class SshFleet implements AsyncDisposable {
     return this.sshd.port;
   }
 
+  /** CPU seconds of sshd and of the sessions it served (and reaped) so far. */
+  sshdCpuSeconds(): number {
+    return readCpuSeconds(this.sshd.pid) + readChildrenCpuSeconds(this.sshd.pid);
+  }
+
   /** mandrill's `ssh` executor for this sshd, with `overrides` on top (command, recovery, ...). */
   executor(
     overrides: Partial<Extract<NonNullable<ConfigInput["executors"]>[string], { type: "ssh" }>>,
   ): NonNullable<ConfigInput["executors"]>[string] {
-    return {
-      type: "ssh",
-      user: this.sshd.user,
-      port: this.sshd.port,
-      identityFile: this.sshd.identityFile,
-      knownHostsFile: this.sshd.knownHostsFile,
-      options: [...this.sshOptions],
-      ...overrides,
-    };
+    return { type: "ssh", ...this.#client(), ...overrides };
   }
 
   /** Host entries `h-i` → executor `executor`, address 127.0.x.y. */
@@ -134,15 +133,22 @@ export class SshFleet implements AsyncDisposable {
    * remote command follow.
    */
   sshArgvPrefix(command: string[]): string[] {
-    const argv = buildSshArgv({ id: "argv", host: "h-0", address: this.addresses[0]! }, {
+    const argv = buildSshArgv(
+      { id: "argv", host: "h-0", address: this.addresses[0]! },
+      { ...this.#client(), command },
+    );
+    return argv.slice(0, -2);
+  }
+
+  /** How an ssh client reaches this sshd: user, port, key, known_hosts, the extra options. */
+  #client() {
+    return {
       user: this.sshd.user,
       port: this.sshd.port,
       identityFile: this.sshd.identityFile,
       knownHostsFile: this.sshd.knownHostsFile,
       options: [...this.sshOptions],
-      command,
-    });
-    return argv.slice(0, -2);
+    };
   }
 
   /** The remote command as mandrill sends it (each word quoted for the remote shell). */

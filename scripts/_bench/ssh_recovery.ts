@@ -16,11 +16,9 @@
 import type { RestartEvent } from "../../src/contract/messages.ts";
 import { EventCollector } from "../../tests/_helpers/mqtt.ts";
 import type { BenchContext } from "./context.ts";
-import { BenchMandrill } from "./mandrill.ts";
 import { waitUntil } from "./proc.ts";
-import type { PublisherResult } from "./publisher.ts";
 import type { SshFleet } from "./ssh_fleet.ts";
-import { burst } from "./throughput.ts";
+import { runOnFleet } from "./ssh_run.ts";
 
 /** The remote command of a restart; the host script recognizes it. */
 export const RESTART_COMMAND = ["restart-me"];
@@ -97,80 +95,67 @@ export async function recoveryRun(
   fleet: SshFleet,
   o: RecoveryRunOptions,
 ): Promise<RecoveryRun> {
-  const prefix = ctx.prefix("ssh-recovery");
   const count = fleet.names.length;
-  await using m = await BenchMandrill.start({
-    url: ctx.broker.url,
-    prefix,
-    hosts: fleet.hostEntries("ssh"),
-    executors: {
-      ssh: fleet.executor({ command: RESTART_COMMAND, recovery: "boot", timeoutSec: 60 }),
-    },
-    policy: {
-      maxUnavailable: o.concurrency,
-      maxUnavailablePerGroup: o.concurrency,
-      maxWaitSec: 600,
-    },
-    recovery: {
+  return await runOnFleet(ctx, fleet, {
+    scenario: "ssh-recovery",
+    command: RESTART_COMMAND,
+    recovery: "boot",
+    concurrency: o.concurrency,
+    idPrefix: "r-",
+    policy: { maxWaitSec: 600 },
+    recoverySection: {
       timeoutSec: 120,
       probeIntervalSec: o.probeIntervalSec,
       probeMaxIntervalSec: o.probeMaxIntervalSec,
       maxProbes: o.maxProbes,
     },
+  }, async ({ m, prefix, send }) => {
+    await using events = await EventCollector.start(ctx.broker.url, prefix);
+    const sessions0 = await _sessions(fleet);
+    const cpu0 = m.cpuSeconds();
+    const p = await send();
+    const ours = (e: RestartEvent) => e.id.startsWith("r-");
+    const ended = () =>
+      new Set(
+        events.events.filter((e) => ours(e) && (e.phase === "recovered" || e.phase === "failed"))
+          .map((e) => e.id),
+      );
+    try {
+      await waitUntil(() => {
+        if (m.proc.status) throw new Error(`mandrill exited (${m.proc.status.code})`);
+        return ended().size >= count;
+      }, { timeoutMs: 600_000, intervalMs: 100, what: `${count} hosts recovered or failed` });
+    } catch (err) {
+      throw new Error(
+        `ssh-recovery: ${(err as Error).message}; history: ` +
+          `${JSON.stringify(m.recoveries("r-"))}${m.proc.tail()}`,
+      );
+    }
+    const cpu = m.cpuSeconds() - cpu0;
+    const sessions = await _sessions(fleet);
+    const h = m.recoveries("r-");
+    const failed = events.phase("failed").filter(ours).map((e) => ({
+      id: e.id,
+      detail: e.detail ?? "",
+    }));
+    const succeeded = new Set(events.phase("succeeded").filter(ours).map((e) => e.id));
+    if (failed.length === 0 && (succeeded.size !== count || h.recovered !== count)) {
+      throw new Error(
+        `ssh-recovery: no failure, yet ${succeeded.size} of ${count} restarts succeeded and ` +
+          `${h.recovered} recovered`,
+      );
+    }
+    return {
+      seconds: (h.lastRecoveredAt - p.firstSendAt) / 1000,
+      recovered: h.recovered,
+      failed,
+      timedOut: failed.filter((f) => /did not (finish|come back)|timed? ?out/i.test(f.detail))
+        .length,
+      restartsPerHost: (sessions.restarts - sessions0.restarts) / count,
+      probesPerHost: (sessions.probes - sessions0.probes) / count,
+      cpuMsPerRestart: (cpu / count) * 1000,
+    };
   });
-  await using events = await EventCollector.start(ctx.broker.url, prefix);
-  const sessions0 = await _sessions(fleet);
-  const cpu0 = m.cpuSeconds();
-  await using pub = burst(ctx, { prefix, count, idPrefix: "r-", hosts: count });
-  const p = await pub.json<PublisherResult>(60_000);
-  if (p.errors > 0) throw new Error(`ssh-recovery: ${p.errors} publishes failed`);
-  const ours = (e: RestartEvent) => e.id.startsWith("r-");
-  const ended = () =>
-    new Set(
-      events.events.filter((e) => ours(e) && (e.phase === "recovered" || e.phase === "failed"))
-        .map((e) => e.id),
-    );
-  try {
-    await waitUntil(() => {
-      if (m.proc.status) throw new Error(`mandrill exited (${m.proc.status.code})`);
-      return ended().size >= count;
-    }, { timeoutMs: 600_000, intervalMs: 100, what: `${count} hosts recovered or failed` });
-  } catch (err) {
-    throw new Error(
-      `ssh-recovery: ${(err as Error).message}; history: ` +
-        `${JSON.stringify(m.recoveries("r-"))}${m.proc.tail()}`,
-    );
-  }
-  const cpu = m.cpuSeconds() - cpu0;
-  const sessions = await _sessions(fleet);
-  const h = m.recoveries("r-");
-  const failed = events.phase("failed").filter(ours).map((e) => ({
-    id: e.id,
-    detail: e.detail ?? "",
-  }));
-  const succeeded = new Set(events.phase("succeeded").filter(ours).map((e) => e.id));
-  if (failed.length === 0 && (succeeded.size !== count || h.recovered !== count)) {
-    throw new Error(
-      `ssh-recovery: no failure, yet ${succeeded.size} of ${count} restarts succeeded and ` +
-        `${h.recovered} recovered`,
-    );
-  }
-  const stopped = await m.stop();
-  if (stopped.code !== 0) {
-    throw new Error(
-      `ssh-recovery: mandrill exited with ${stopped.code} on SIGTERM${m.proc.tail()}`,
-    );
-  }
-  await ctx.checkBroker("ssh-recovery");
-  return {
-    seconds: (h.lastRecoveredAt - p.firstSendAt) / 1000,
-    recovered: h.recovered,
-    failed,
-    timedOut: failed.filter((f) => /did not (finish|come back)|timed? ?out/i.test(f.detail)).length,
-    restartsPerHost: (sessions.restarts - sessions0.restarts) / count,
-    probesPerHost: (sessions.probes - sessions0.probes) / count,
-    cpuMsPerRestart: (cpu / count) * 1000,
-  };
 }
 
 /** Restarts and probes the host script has counted so far (one byte and a newline each). */

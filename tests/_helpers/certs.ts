@@ -14,6 +14,32 @@ async function _openssl(args: string[], cwd: string): Promise<void> {
   }
 }
 
+/**
+ * `openssl req` with a new P-256 key in `keyFile` and subject `cn`: writes a
+ * certificate request to `out`, or with `-x509` among `extra` a self-signed
+ * certificate.
+ */
+async function _req(
+  dir: string,
+  o: { keyFile: string; out: string; cn: string; extra?: string[] },
+): Promise<void> {
+  await _openssl([
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    o.keyFile,
+    "-out",
+    o.out,
+    "-subj",
+    `/CN=${o.cn}`,
+    ...(o.extra ?? []),
+  ], dir);
+}
+
 /** A certificate authority in `dir/name.*` that signs server and client certificates. */
 export class TestCa {
   private constructor(readonly dir: string, readonly name: string) {}
@@ -25,27 +51,20 @@ export class TestCa {
 
   /** Makes a self-signed CA named `name` in `dir`. */
   static async create(dir: string, name = "ca"): Promise<TestCa> {
-    await _openssl([
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.crt`,
-      "-subj",
-      `/CN=mandrill test ${name}`,
-      "-days",
-      "2",
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "keyUsage=critical,keyCertSign,cRLSign",
-    ], dir);
+    await _req(dir, {
+      keyFile: `${name}.key`,
+      out: `${name}.crt`,
+      cn: `mandrill test ${name}`,
+      extra: [
+        "-x509",
+        "-days",
+        "2",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+      ],
+    });
     return new TestCa(dir, name);
   }
 
@@ -59,20 +78,7 @@ export class TestCa {
     options: { dns?: string[]; ips?: string[]; days?: number; client?: boolean } = {},
   ): Promise<CertFiles> {
     const files = { certFile: `${this.dir}/${file}.crt`, keyFile: `${this.dir}/${file}.key` };
-    await _openssl([
-      "req",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      files.keyFile,
-      "-out",
-      `${file}.csr`,
-      "-subj",
-      `/CN=${cn}`,
-    ], this.dir);
+    await _req(this.dir, { keyFile: files.keyFile, out: `${file}.csr`, cn });
     const san = [
       ...(options.dns ?? []).map((d) => `DNS:${d}`),
       ...(options.ips ?? []).map((i) => `IP:${i}`),

@@ -43,6 +43,8 @@ export interface TestSshd extends AsyncDisposable {
   readonly dir: string;
   /** Port it listens on, on 127.0.0.1. */
   readonly port: number;
+  /** sshd's process id (its sessions are its children), e.g. to read its CPU time. */
+  readonly pid: number;
   /** The only user allowed to log in (the current user). */
   readonly user: string;
   /** Private key authorized to log in. */
@@ -176,6 +178,7 @@ async function launch(
   return {
     dir,
     port,
+    pid: child.pid,
     user,
     identityFile,
     knownHostsFile,

@@ -133,28 +133,35 @@ Deno.test("AgentExecutor fails fast, publishing nothing, when the agent cannot t
   await t.step(
     "online status but no heartbeat yet: waits for one up to staleSec after the start",
     async () => {
-      const { conn, fleet, clock, executor } = setup();
-      fleet.onStatus("web-2", { state: "online", bootId: "x", ts: 0 }, clock.now());
-      // Its heartbeat arrives while the command waits: it is sent.
-      const waiting = executor.execute({ id: "r-0", host: "web-2" });
-      await new Promise((r) => setTimeout(r, 120)); // the executor polls every 50 ms
-      assert.equal(conn.published.length, 0, "sent before any heartbeat");
-      fleet.onHeartbeat(
-        { host: "web-2", bootId: "x", uptimeSec: 5, version: "v", ts: 0 },
-        clock.now(),
-      );
-      await published(conn, 1);
-      executor.handleResult("web-2", { id: "r-0", ok: true });
-      assert.equal((await waiting).kind, "ok");
-      // Another host, heard of only by its status: past staleSec since the start, it fails.
-      fleet.onStatus("web-3", { state: "online", bootId: "y", ts: 0 }, clock.now());
-      const late = executor.execute({ id: "r-1", host: "web-3" });
-      clock.advance(90_000);
-      assert.deepEqual(await late, {
-        kind: "connect",
-        detail: "no heartbeat from web-3 yet (staleSec 90)",
+      await withFakeTime(async (time) => {
+        const { conn, fleet, clock, executor } = setup();
+        fleet.onStatus("web-2", { state: "online", bootId: "x", ts: 0 }, clock.now());
+        // Its heartbeat arrives while the command waits: it is sent.
+        const waiting = probe(executor.execute({ id: "r-0", host: "web-2" }));
+        await time.tickAsync(500); // ten of the executor's 50 ms polls
+        assert.equal(waiting.state, "pending");
+        assert.equal(time.countTimers(), 1, "polling for the heartbeat");
+        assert.equal(conn.published.length, 0, "sent before any heartbeat");
+        fleet.onHeartbeat(
+          { host: "web-2", bootId: "x", uptimeSec: 5, version: "v", ts: 0 },
+          clock.now(),
+        );
+        await time.tickAsync(50); // the next poll sees it
+        assert.equal(conn.published.length, 1, "not sent after the heartbeat");
+        executor.handleResult("web-2", { id: "r-0", ok: true });
+        await time.tickAsync(0);
+        assert.equal(waiting.value?.kind, "ok");
+        // Another host, heard of only by its status: past staleSec since the start, it fails.
+        fleet.onStatus("web-3", { state: "online", bootId: "y", ts: 0 }, clock.now());
+        const late = probe(executor.execute({ id: "r-1", host: "web-3" }));
+        clock.advance(90_000);
+        await time.tickAsync(50);
+        assert.deepEqual(late.value, {
+          kind: "connect",
+          detail: "no heartbeat from web-3 yet (staleSec 90)",
+        });
+        assert.equal(conn.published.length, 1);
       });
-      assert.equal(conn.published.length, 1);
     },
   );
 });
