@@ -1,30 +1,20 @@
 /**
  * Prometheus metrics of the controller, on a registry of their own (never
  * prom-client's global one, so tests can build several side by side). The
- * controller feeds them through a few `onXxx` hooks that match the
- * dispatcher's and intake's callbacks; gauges that mirror live state (inbox,
- * MQTT link, event-loop lag) are read through callbacks at scrape time.
+ * controller feeds the counters and histograms through a few `onXxx` hooks
+ * that match the dispatcher's and intake's callbacks; the gauges that mirror
+ * live state are {@linkcode LiveGauges}, read at scrape time.
  * @module
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Histogram, Registry } from "prom-client";
 import type { Phase } from "../contract/messages.ts";
 import type { IntakeResult } from "../intake/intake.ts";
-import { errorMessage, log } from "../log.ts";
 import type { PhaseInfo } from "../restart/restart_types.ts";
-import { SKIP_CODES, type WaitCode } from "../pipeline/policy.ts";
-import type { Unavailability } from "../restart/budget.ts";
+import { SKIP_CODES } from "../pipeline/policy.ts";
 import type { NotifyMetrics, NotifyResult } from "../notify/mod.ts";
+import { LiveGauges, type MetricsSources } from "./live_gauges.ts";
 
 export type { PhaseInfo } from "../restart/restart_types.ts";
-
-/** Every value of the `state` label of `mandrill_hosts_unavailable`. */
-export const UNAVAILABLE_STATES: readonly Unavailability[] = [
-  "restarting",
-  "coming_back",
-  "not_back",
-  "offline",
-  "stale",
-];
 
 /** Every value of the `reason` label of `mandrill_skips_total`: the gate's codes, and "other". */
 export const SKIP_REASON_LABELS = [...SKIP_CODES, "other"] as const;
@@ -42,32 +32,6 @@ export const REQUEST_RESULTS = [
 /** One value of the `result` label of `mandrill_requests_total`. */
 export type RequestResult = typeof REQUEST_RESULTS[number];
 
-/** Live values read at scrape time. Each is optional; a missing one leaves its gauge at 0. */
-export interface MetricsSources {
-  /** Rows pending in the inbox, e.g. `() => store.counts().pending`. */
-  inboxPending?: () => number;
-  /** Whether the MQTT link is up, e.g. `() => conn.connected`. */
-  mqttConnected?: () => boolean;
-  /** Event-loop lag in seconds, e.g. `() => lagMonitor.lagSeconds`. */
-  eventLoopLagSeconds?: () => number;
-  /**
-   * Work in flight, e.g. `() => dispatcher.inFlight().length`. Default: the
-   * count of restarts between their `started` phase and their end, as seen
-   * through {@linkcode Metrics.onPhase}.
-   */
-  inflight?: () => number;
-  /** Hosts in the fleet view, e.g. `() => fleet.size`. */
-  fleetHosts?: () => number;
-  /** Hosts whose agent is online. */
-  fleetOnline?: () => number;
-  /** Whether the store takes writes now (`false` while a commit fails: a full disk, PostgreSQL unreachable). */
-  storeWritable?: () => boolean;
-  /** Requests waiting for the unavailability budget, by why. */
-  waiting?: () => Record<WaitCode | "store", number>;
-  /** Unavailable hosts, each with why. */
-  unavailable?: () => ReadonlyMap<string, Unavailability>;
-}
-
 /** Options of {@linkcode Metrics}. */
 export interface MetricsOptions extends MetricsSources {
   /** Buckets of `mandrill_restart_duration_seconds`. Default: 0.1 s to 5 min. */
@@ -84,9 +48,8 @@ const _TERMINAL: ReadonlySet<Phase> = new Set(["succeeded", "failed", "interrupt
 export class Metrics implements NotifyMetrics {
   /** The registry holding every metric below (own, not prom-client's global one). */
   readonly registry: Registry = new Registry();
-  #sources: MetricsSources;
+  readonly #live: LiveGauges;
   #executing = 0;
-  readonly #failedSources = new Set<string>();
 
   readonly #requests: Counter<"result">;
   readonly #skips: Counter<"reason">;
@@ -102,7 +65,6 @@ export class Metrics implements NotifyMetrics {
   /** Builds every metric on a fresh registry; `options` documents the defaults. */
   constructor(options: MetricsOptions = {}) {
     const { durationBuckets, recoveryBuckets, ...sources } = options;
-    this.#sources = sources;
     const registers = [this.registry];
     const p = "mandrill_";
     this.#requests = new Counter({
@@ -138,36 +100,11 @@ export class Metrics implements NotifyMetrics {
       buckets: recoveryBuckets ?? _RECOVERY_BUCKETS,
       registers,
     });
-    this.#gauge(`${p}inflight`, "Restarts in flight.", () => this.#inflight());
-    this.#gauge(`${p}inbox_pending`, "Inbox rows waiting to be dispatched.", () => {
-      return this.#read("inboxPending", () => this.#sources.inboxPending?.());
-    });
     this.#deadletters = new Counter({
       name: `${p}deadletters_total`,
       help: "Messages dead-lettered (invalid payloads).",
       registers,
     });
-    this.#gauge(`${p}mqtt_connected`, "1 while connected to the broker, else 0.", () => {
-      const up = this.#read("mqttConnected", () => this.#sources.mqttConnected?.());
-      return up === undefined ? undefined : up ? 1 : 0;
-    });
-    this.#gauge(`${p}fleet_hosts`, "Hosts known from agents' heartbeats and status.", () => {
-      return this.#read("fleetHosts", () => this.#sources.fleetHosts?.());
-    });
-    this.#gauge(`${p}fleet_hosts_online`, "Hosts whose agent is online.", () => {
-      return this.#read("fleetOnline", () => this.#sources.fleetOnline?.());
-    });
-    this.#gauge(`${p}event_loop_lag_seconds`, "Recent worst event-loop lag.", () => {
-      return this.#read("eventLoopLagSeconds", () => this.#sources.eventLoopLagSeconds?.());
-    });
-    this.#gauge(
-      `${p}store_writable`,
-      "1 while the store takes writes, 0 while its commits fail (nothing is acknowledged or started meanwhile).",
-      () => {
-        const ok = this.#read("storeWritable", () => this.#sources.storeWritable?.());
-        return ok === undefined ? undefined : ok ? 1 : 0;
-      },
-    );
     this.#unhandled = new Counter({
       name: `${p}unhandled_errors_total`,
       help: "Errors caught by the last-resort handler.",
@@ -203,34 +140,7 @@ export class Metrics implements NotifyMetrics {
         }),
       ]),
     ) as Record<NotifyResult, Counter<"webhook">>;
-    const live = () => this.#sources;
-    const read = <T>(name: string, fn: () => T | undefined) => this.#read(name, fn);
-    new Gauge({
-      name: `${p}requests_waiting`,
-      help:
-        "Requests waiting, by reason: the unavailability budget (group or fleet), or a shared store that cannot be reached (store).",
-      labelNames: ["reason"],
-      registers,
-      collect() {
-        const counts = read("waiting", () => live().waiting?.());
-        for (const reason of ["group", "fleet", "store"] as const) {
-          this.set({ reason }, counts?.[reason] ?? 0);
-        }
-      },
-    });
-    new Gauge({
-      name: `${p}hosts_unavailable`,
-      help:
-        "Hosts unavailable now, by state: restarting, coming_back, not_back (mandrill's restarts), offline, stale (agents).",
-      labelNames: ["state"],
-      registers,
-      collect() {
-        const down = read("unavailable", () => live().unavailable?.());
-        const counts = new Map<string, number>(UNAVAILABLE_STATES.map((s) => [s, 0]));
-        for (const state of down?.values() ?? []) counts.set(state, (counts.get(state) ?? 0) + 1);
-        for (const [state, n] of counts) this.set({ state }, n);
-      },
-    });
+    this.#live = new LiveGauges(this.registry, { sources, executing: () => this.#executing });
   }
 
   /** Counts a trip of the breaker. */
@@ -250,7 +160,7 @@ export class Metrics implements NotifyMetrics {
 
   /** Adds or replaces live sources once the parts they read exist. */
   bindSources(sources: MetricsSources): void {
-    this.#sources = { ...this.#sources, ...sources };
+    this.#live.bind(sources);
   }
 
   /**
@@ -325,40 +235,5 @@ export class Metrics implements NotifyMetrics {
   /** Renders every metric in the Prometheus text format. */
   render(): Promise<string> {
     return this.registry.metrics();
-  }
-
-  #inflight(): number {
-    if (!this.#sources.inflight) return this.#executing;
-    return this.#read("inflight", () => this.#sources.inflight?.()) ?? this.#executing;
-  }
-
-  #gauge(name: string, help: string, read: () => number | undefined): void {
-    new Gauge({
-      name,
-      help,
-      registers: [this.registry],
-      collect() {
-        const v = read();
-        if (v !== undefined) this.set(v);
-      },
-    });
-  }
-
-  /** Reads a source; a source that throws must not break the scrape (logged once). */
-  #read<T>(name: string, fn: () => T | undefined): T | undefined {
-    try {
-      const v = fn();
-      this.#failedSources.delete(name);
-      return v;
-    } catch (err) {
-      if (!this.#failedSources.has(name)) {
-        this.#failedSources.add(name);
-        log("http").warn("Metrics source {name} failed: {error}", {
-          name,
-          error: errorMessage(err),
-        });
-      }
-      return undefined;
-    }
   }
 }
