@@ -1,16 +1,14 @@
 /**
  * A restart's whole life, owned by one module: started (the row marked, the
  * host held unavailable — in memory at once, on disk with the start mark) →
- * executed (history, the row's end, its event) → coming back (tracked until a
- * new boot, and a passing health check) → back, or not back (still held
- * until the host is seen again; see `watch.ts`). The unavailability budget is
- * held for the whole span; the breaker counts failures.
+ * executed (see `execution.ts`; then history, the row's end, its event) →
+ * coming back (tracked until a new boot, and a passing health check) → back,
+ * or not back (still held until the host is seen again; see `watch.ts`). The
+ * unavailability budget is held for the whole span; the breaker counts failures.
  * @module
  */
-import { executeWithRetry } from "./attempts.ts";
 import type { RestartRequest } from "../contract/messages.ts";
-import { describeOutcome, type ExecuteOutcome, type ExecuteRequest } from "../executors/types.ts";
-import type { ExecutorEntry } from "../executors/registry.ts";
+import { describeOutcome } from "../executors/types.ts";
 import { errorMessage, log } from "../log.ts";
 import type { SkipCode } from "../pipeline/policy.ts";
 import type {
@@ -21,8 +19,8 @@ import type {
   StartResult,
   StartVerdict,
 } from "../store/mod.ts";
+import { executeRestart, watchAfter } from "./execution.ts";
 import type { RecoveryTracker } from "./recovery.ts";
-import type { ProbeOutcome } from "./recovery_types.ts";
 import type { FinishedRestart, LiveRestart, PhaseInfo, RestartsOptions } from "./restart_types.ts";
 import { resumeRestarts } from "./resume.ts";
 import type { HostTarget } from "./topology.ts";
@@ -164,7 +162,7 @@ export class Restarts implements AsyncDisposable {
       reason: req.reason ?? "no reason given",
     });
     const entry = this.#o.executors.get(target.executor);
-    const { outcome, bootIdBefore } = await this.#execute(row, target, entry, signal);
+    const { outcome, bootIdBefore } = await executeRestart(this.#o, row, target, entry, signal);
     const durationMs = clock.now() - startedAt;
     const phase: Outcome = outcome.kind === "ok"
       ? "succeeded"
@@ -185,7 +183,7 @@ export class Restarts implements AsyncDisposable {
       reason: req.reason,
     });
     if (phase === "failed") this.#o.breaker.failure(row.host, row.id);
-    const watch = _watchAfter(outcome, entry);
+    const watch = watchAfter(outcome, entry);
     if (watch === undefined || entry === undefined) this.#watch.release(outage);
     else {
       this.#watch.comingBack(
@@ -195,83 +193,6 @@ export class Restarts implements AsyncDisposable {
       );
     }
     return { kind: "done" };
-  }
-
-  /** The executor's run, with the boot id read first where recovery needs it. */
-  async #execute(
-    row: InboxRow,
-    target: HostTarget,
-    entry: ExecutorEntry | undefined,
-    signal: AbortSignal,
-  ): Promise<{ outcome: ExecuteOutcome; bootIdBefore?: string }> {
-    if (entry === undefined) {
-      return {
-        outcome: { kind: "rejected", detail: `executor ${target.executor} is not configured` },
-      };
-    }
-    const req: ExecuteRequest = {
-      id: row.id,
-      host: row.host,
-      address: target.address,
-      port: target.port,
-      reason: row.request.reason,
-    };
-    let bootIdBefore = entry.type === "agent" ? this.#o.fleet.get(row.host)?.bootId : undefined;
-    if (entry.recovery === "boot" && entry.probe !== undefined) {
-      // Its own short limit — waiting for a probe slot included — taken out
-      // of the executor's: never stretches timeoutSec, never eats all of it.
-      const limitMs = entry.timeoutSec * 1000;
-      const probeMs = Math.min(this.#o.config().recovery.probeTimeoutSec * 1000, limitMs / 2);
-      const t0 = this.#o.clock.now();
-      const r = await this.#probe(entry, req, signal, { priority: true, withinMs: probeMs });
-      if (r.kind === "ok") bootIdBefore = r.bootId;
-      else {
-        log("recovery").warn("Cannot read the boot id of {host} before restarting: {detail}", {
-          host: row.host,
-          detail: r.detail,
-        });
-      }
-      req.timeoutMs = Math.max(1, limitMs - (this.#o.clock.now() - t0));
-    }
-    const retry = this.#o.config().policy.retry;
-    const outcome = await executeWithRetry(entry.executor, req, { ...retry, signal });
-    return { outcome, bootIdBefore };
-  }
-
-  /** One probe in the shared pool; with `withinMs`, the wait for a slot and the probe together. */
-  async #probe(
-    entry: ExecutorEntry,
-    req: ExecuteRequest,
-    signal: AbortSignal,
-    options: { priority?: boolean; withinMs?: number } = {},
-  ): Promise<ProbeOutcome> {
-    const { priority = false, withinMs } = options;
-    const t0 = this.#o.clock.now();
-    const waiting = withinMs === undefined
-      ? signal
-      : AbortSignal.any([signal, AbortSignal.timeout(withinMs)]);
-    let permit: Disposable;
-    try {
-      permit = await this.#o.probes.acquire({ signal: waiting, priority });
-    } catch (err) {
-      if (signal.aborted) return { kind: "failed", detail: errorMessage(err) };
-      return {
-        kind: "failed",
-        detail:
-          `no probe slot within ${withinMs} ms (recovery.maxProbes ${this.#o.config().recovery.maxProbes} busy)`,
-      };
-    }
-    try {
-      const left = withinMs === undefined
-        ? req.timeoutMs
-        : Math.max(1, withinMs - (this.#o.clock.now() - t0));
-      const r = await entry.probe!({ ...req, timeoutMs: left }, signal);
-      return r.kind === "ok" ? r : { kind: "failed", detail: `${r.kind}: ${r.detail}` };
-    } catch (err) {
-      return { kind: "failed", detail: errorMessage(err) };
-    } finally {
-      permit[Symbol.dispose]();
-    }
   }
 
   #end(row: InboxRow, outcome: Outcome, detail: string, extra: Omit<PhaseInfo, "host">): void {
@@ -294,23 +215,4 @@ export class Restarts implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.#watch[Symbol.asyncDispose]();
   }
-}
-
-/**
- * What to watch after an execution: `back`, a success whose host must be
- * seen back (recovery `boot`, or a health check); `unknown`, an outcome that
- * leaves the host's state unknown (a timeout, an abort: it may be rebooting);
- * undefined: nothing (the host is available again).
- */
-function _watchAfter(
-  outcome: ExecuteOutcome,
-  entry: ExecutorEntry | undefined,
-): "back" | "unknown" | undefined {
-  if (entry === undefined) return undefined;
-  const watchable = entry.recovery === "boot" || entry.healthCheck !== undefined;
-  if (outcome.kind === "ok") return watchable ? "back" : undefined;
-  const unknown = outcome.kind === "timeout" || outcome.kind === "aborted";
-  const canSee = entry.type === "agent" || entry.probe !== undefined ||
-    entry.healthCheck !== undefined;
-  return unknown && canSee ? "unknown" : undefined;
 }

@@ -5,19 +5,18 @@
  * and reports how long that took; or, past `recoveryTimeoutSec`, that it did
  * not come back, and then keeps watching (slowly) until it is seen again.
  *
- * Probes and health checks are processes: they share one {@linkcode Semaphore}
- * (`recovery.maxProbes`), and back off per host, so watching 1,000 hosts
- * never floods sshd or the bastion's CPU.
+ * Here: where each watched restart stands, and its moves from there. Its
+ * checks are in `recovery_checks.ts`: probes and health checks are processes,
+ * so they share one pool (`recovery.maxProbes`) and back off per host, and
+ * watching 1,000 hosts never floods sshd or the bastion's CPU.
  * @module
  */
 import { Semaphore } from "../async/mod.ts";
 import { systemClock } from "../clock.ts";
 import type { BootChange, FleetView } from "../fleet/fleet_view.ts";
 import { errorMessage, log } from "../log.ts";
+import { RecoveryChecks, type RecoveryEntry } from "./recovery_checks.ts";
 import type {
-  BootProbe,
-  HealthCheck,
-  ProbeOutcome,
   RecoveredEvent,
   RecoveryTrackerOptions,
   SeenAgainEvent,
@@ -26,21 +25,7 @@ import type {
 
 export type * from "./recovery_types.ts";
 
-import { isNewBoot, nextCheckMs } from "./recovery_rules.ts";
-
-interface _Entry {
-  req: TrackRequest;
-  bootIdBefore: string | undefined;
-  phase: "boot" | "health" | "not_back" | "done";
-  /** When the current phase began, ms. */
-  since: number;
-  attempt: number;
-  bootId: string | undefined;
-  controller: AbortController;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  wake: (() => void) | undefined;
-  loop: Promise<void> | undefined;
-}
+import { isNewBoot } from "./recovery_rules.ts";
 
 /** A restart being watched, for `/debug/tasks` and the status page. */
 export interface TrackedRecovery {
@@ -56,9 +41,9 @@ export interface TrackedRecovery {
 export class RecoveryTracker implements AsyncDisposable {
   readonly #o: Required<Omit<RecoveryTrackerOptions, "fleet" | "signal" | "pool">>;
   readonly #fleet: FleetView | undefined;
-  readonly #pool: Semaphore;
-  readonly #entries = new Map<string, _Entry>();
-  readonly #byHost = new Map<string, _Entry>();
+  readonly #checks: RecoveryChecks;
+  readonly #entries = new Map<string, RecoveryEntry>();
+  readonly #byHost = new Map<string, RecoveryEntry>();
   readonly #subscription: Disposable | undefined;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => this.#cancelAll();
@@ -86,8 +71,18 @@ export class RecoveryTracker implements AsyncDisposable {
       throw new RangeError("RecoveryTracker probeMaxIntervalSec must be >= probeIntervalSec");
     }
     this.#o = o;
-    this.#pool = options.pool ?? new Semaphore(16);
     this.#fleet = options.fleet;
+    this.#checks = new RecoveryChecks({
+      clock: o.clock,
+      fleet: this.#fleet,
+      pool: options.pool ?? new Semaphore(16),
+      pace: o,
+      moves: {
+        consider: (entry, bootId, uptimeSec) => this.#consider(entry, bootId, uptimeSec),
+        recovered: (entry) => this.#recovered(entry),
+        seenAgain: (entry) => this.#seenAgain(entry),
+      },
+    });
     this.#subscription = this.#fleet?.onBootChange((c) => this.#onBootChange(c));
     this.#signal = options.signal;
     this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
@@ -125,7 +120,7 @@ export class RecoveryTracker implements AsyncDisposable {
     if (previous) this.#finish(previous);
     const now = this.#o.clock.now();
     const known = req.source === "agent" ? this.#fleet?.get(req.host) : undefined;
-    const entry: _Entry = {
+    const entry: RecoveryEntry = {
       req,
       bootIdBefore: req.bootIdBefore ?? known?.bootId,
       phase: req.notBack ? "not_back" : req.source === "none" ? "health" : "boot",
@@ -154,7 +149,7 @@ export class RecoveryTracker implements AsyncDisposable {
       const uptimeSec = this.#fleet?.uptimeOf(req.host, now);
       queueMicrotask(() => this.#consider(entry, bootId, uptimeSec));
     }
-    entry.loop = this.#watch(entry).catch((err) => {
+    entry.loop = this.#checks.watch(entry).catch((err) => {
       log("recovery").error("Watching {host} failed: {error}", {
         host: req.host,
         error: errorMessage(err),
@@ -192,7 +187,7 @@ export class RecoveryTracker implements AsyncDisposable {
   }
 
   /** Moves `entry` on if `bootId` (with the uptime, if known) shows a new boot. */
-  #consider(entry: _Entry, bootId: string, uptimeSec?: number): void {
+  #consider(entry: RecoveryEntry, bootId: string, uptimeSec?: number): void {
     if (entry.phase !== "boot") return;
     const isNew = isNewBoot({
       bootId,
@@ -208,7 +203,7 @@ export class RecoveryTracker implements AsyncDisposable {
     this.#enter(entry, "health");
   }
 
-  #recovered(entry: _Entry): void {
+  #recovered(entry: RecoveryEntry): void {
     const elapsed = this.#o.clock.now() - entry.req.startedAt;
     this.#finish(entry);
     const event: RecoveredEvent = {
@@ -227,7 +222,7 @@ export class RecoveryTracker implements AsyncDisposable {
     _call(() => this.#o.onRecovered(event));
   }
 
-  #giveUp(entry: _Entry): void {
+  #giveUp(entry: RecoveryEntry): void {
     entry.timer = undefined;
     if (entry.phase !== "boot" && entry.phase !== "health") return;
     const { host, id } = entry.req;
@@ -243,7 +238,7 @@ export class RecoveryTracker implements AsyncDisposable {
     );
   }
 
-  #seenAgain(entry: _Entry): void {
+  #seenAgain(entry: RecoveryEntry): void {
     if (entry.phase !== "not_back") return;
     this.#finish(entry);
     const event: SeenAgainEvent = { id: entry.req.id, host: entry.req.host };
@@ -251,14 +246,14 @@ export class RecoveryTracker implements AsyncDisposable {
     _call(() => this.#o.onSeenAgain(event));
   }
 
-  #enter(entry: _Entry, phase: "health" | "not_back"): void {
+  #enter(entry: RecoveryEntry, phase: "health" | "not_back"): void {
     entry.phase = phase;
     entry.since = this.#o.clock.now();
     entry.attempt = 0;
     entry.wake?.(); // check at once in the new phase
   }
 
-  #finish(entry: _Entry): void {
+  #finish(entry: RecoveryEntry): void {
     if (entry.phase === "done") return;
     entry.phase = "done";
     clearTimeout(entry.timer);
@@ -268,109 +263,9 @@ export class RecoveryTracker implements AsyncDisposable {
     this.#entries.delete(entry.req.id);
     if (this.#byHost.get(entry.req.host) === entry) this.#byHost.delete(entry.req.host);
   }
-
-  /** Checks `entry` again and again, with backoff, until it is done. */
-  async #watch(entry: _Entry): Promise<void> {
-    const signal = entry.controller.signal;
-    while (entry.phase !== "done") {
-      const woken = await this.#sleep(entry);
-      if ((entry.phase as _Entry["phase"]) === "done") return;
-      if (!woken) entry.attempt++;
-      try {
-        await this.#check(entry, signal);
-      } catch (err) {
-        if (signal.aborted) return;
-        log("recovery").debug("Check {attempt} of {host} failed: {error}", {
-          attempt: entry.attempt,
-          host: entry.req.host,
-          error: errorMessage(err),
-        });
-      }
-    }
-  }
-
-  /** Waits for the entry's next check; true when woken early (a phase change). */
-  #sleep(entry: _Entry): Promise<boolean> {
-    const phase = entry.phase === "done" ? "not_back" : entry.phase;
-    const ms = nextCheckMs({ source: entry.req.source, phase, attempt: entry.attempt }, this.#o);
-    return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        entry.wake = undefined;
-        resolve(false);
-      }, ms);
-      entry.wake = () => {
-        clearTimeout(timer);
-        entry.wake = undefined;
-        resolve(true);
-      };
-    });
-  }
-
-  async #check(entry: _Entry, signal: AbortSignal): Promise<void> {
-    const { req } = entry;
-    if (entry.phase === "health") {
-      if (await this.#healthy(req.healthCheck!, signal, entry)) this.#recovered(entry);
-      return;
-    }
-    if (req.source === "agent") {
-      const known = this.#fleet?.get(req.host);
-      const alive = known?.online === true && (known.lastHeartbeatAt ?? -Infinity) > entry.since;
-      if (entry.phase === "not_back" || req.interrupted) {
-        if (alive && entry.phase === "not_back") return this.#seenAgain(entry);
-        if (alive) return this.#consider(entry, known!.bootId ?? "", known!.uptimeSec);
-        return;
-      }
-      if (known?.bootId !== undefined && known.bootId !== entry.bootIdBefore && alive) {
-        this.#consider(entry, known.bootId, this.#fleet?.uptimeOf(req.host, this.#o.clock.now()));
-      }
-      return;
-    }
-    if (req.source === "none") {
-      // Not back, watched by its health check alone.
-      if (await this.#healthy(req.healthCheck!, signal, entry)) this.#seenAgain(entry);
-      return;
-    }
-    const outcome = await this.#probe(req.probe!, signal);
-    if (signal.aborted) return;
-    if (outcome.kind !== "ok") {
-      log("recovery").debug("Probe {attempt} of {host} failed: {detail}", {
-        attempt: entry.attempt,
-        host: req.host,
-        detail: outcome.detail,
-      });
-      return;
-    }
-    if (entry.phase === "not_back") return this.#seenAgain(entry);
-    this.#consider(entry, outcome.bootId, outcome.uptimeSec);
-  }
-
-  async #probe(probe: BootProbe, signal: AbortSignal): Promise<ProbeOutcome> {
-    using _permit = await this.#pool.acquire({ signal });
-    try {
-      return await probe(signal);
-    } catch (err) {
-      return { kind: "failed", detail: errorMessage(err) };
-    }
-  }
-
-  async #healthy(check: HealthCheck, signal: AbortSignal, entry: _Entry): Promise<boolean> {
-    using _permit = await this.#pool.acquire({ signal });
-    const result = await check(signal).catch((err) => ({
-      ok: false as const,
-      detail: errorMessage(err),
-    }));
-    if (!result.ok && !signal.aborted) {
-      log("recovery").info("Health check {attempt} of {host} failed: {detail}", {
-        attempt: entry.attempt,
-        host: entry.req.host,
-        detail: result.detail,
-      });
-    }
-    return result.ok;
-  }
 }
 
-function _view(e: _Entry): TrackedRecovery {
+function _view(e: RecoveryEntry): TrackedRecovery {
   return {
     id: e.req.id,
     host: e.req.host,

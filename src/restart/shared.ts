@@ -12,6 +12,7 @@
 import { delay } from "../async/mod.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/mod.ts";
+import type { Topics } from "../contract/topics.ts";
 import { CHAOS_LAST_KEY } from "../controller_seeds.ts";
 import { errorMessage, log } from "../log.ts";
 import type { InboxRow, InstanceInfo, Store } from "../store/mod.ts";
@@ -106,6 +107,26 @@ export async function runSharedSync(o: SharedSyncOptions, signal: AbortSignal): 
     }
     await delay(refreshMs, { signal }).catch(() => {});
   }
+}
+
+/** A shared store: announce this instance, then keep in step with the others until `stop`. */
+export async function shareStore(
+  o: Omit<SharedSyncOptions, "self" | "leaseMs" | "refreshMs"> & { config: Config; topics: Topics },
+  stop: AbortSignal,
+): Promise<void> {
+  if (o.store.kind !== "postgres") return;
+  const self = {
+    id: o.config.mqtt.clientId,
+    topic: o.topics.restart,
+    sharedGroup: o.config.mqtt.sharedGroup ?? null,
+  };
+  await announce(o.store, self).catch((err) => {
+    log("run").warn("Cannot announce this instance on the shared store: {error}", {
+      error: errorMessage(err),
+    });
+  });
+  const { config: _config, topics: _topics, ...sync } = o;
+  await runSharedSync({ ...sync, self, leaseMs: o.config.store.leaseSec * 1000 }, stop);
 }
 
 /**
