@@ -16,7 +16,7 @@ import { ExecutorRegistry } from "./executors/registry.ts";
 import type { Executor } from "./executors/types.ts";
 import { FleetView, routeFleet } from "./fleet/mod.ts";
 import type { Metrics } from "./http/metrics.ts";
-import type { MqttConnection } from "./mqtt/connection.ts";
+import type { MqttConnection } from "./mqtt/mod.ts";
 import { Webhooks } from "./notify/mod.ts";
 import { Dispatcher } from "./pipeline/dispatcher.ts";
 import { type EventSink, teeSinks } from "./pipeline/events.ts";

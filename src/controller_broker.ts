@@ -9,7 +9,7 @@ import { type KillSwitch, syncMarkerPayload } from "./chaos/mod.ts";
 import type { Topics } from "./contract/topics.ts";
 import { syncMarkerPayload as restartSyncPayload, type SyncWaiters } from "./contract/sync.ts";
 import { errorMessage, log } from "./log.ts";
-import type { MqttConnection } from "./mqtt/connection.ts";
+import type { MqttConnection } from "./mqtt/mod.ts";
 
 /**
  * Nothing is restarted before the kill switch's state is known. A pause is a

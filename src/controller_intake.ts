@@ -10,7 +10,7 @@ import type { Config } from "./config/mod.ts";
 import type { Topics } from "./contract/topics.ts";
 import { Intake, type IntakeOptions } from "./intake/intake.ts";
 import { errorMessage, log } from "./log.ts";
-import { type MqttConnection, NotNowError } from "./mqtt/connection.ts";
+import { type MqttConnection, NotNowError } from "./mqtt/mod.ts";
 import type { EventSink } from "./pipeline/events.ts";
 import type { UnavailabilityBudget } from "./restart/budget.ts";
 import type { RestartLedger } from "./restart/ledger.ts";

@@ -10,7 +10,7 @@ import { KillSwitch, publishControl, routeKillSwitch } from "./chaos/mod.ts";
 import type { Clock } from "./clock.ts";
 import type { Topics } from "./contract/topics.ts";
 import { errorMessage, log } from "./log.ts";
-import type { MqttConnection } from "./mqtt/connection.ts";
+import type { MqttConnection } from "./mqtt/mod.ts";
 import { killSwitchNotification, type Webhooks } from "./notify/mod.ts";
 import { Breaker, type BreakerSettings } from "./restart/breaker.ts";
 import type { CommandSigner } from "./security/mod.ts";

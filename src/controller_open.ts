@@ -7,7 +7,7 @@
 import type { Clock } from "./clock.ts";
 import type { Config } from "./config/mod.ts";
 import { log } from "./log.ts";
-import { MqttConnection, type MqttSettings } from "./mqtt/connection.ts";
+import { MqttConnection, type MqttSettings } from "./mqtt/mod.ts";
 import { openStore, type Store } from "./store/mod.ts";
 import { readSeeds, type Seeds } from "./controller_seeds.ts";
 import { redactUrl } from "./url.ts";

@@ -19,7 +19,7 @@ import type { Topics } from "./contract/topics.ts";
 import type { ExecutorRegistry } from "./executors/registry.ts";
 import type { FleetView } from "./fleet/mod.ts";
 import { errorMessage, log } from "./log.ts";
-import type { MqttConnection } from "./mqtt/connection.ts";
+import type { MqttConnection } from "./mqtt/mod.ts";
 import type { Webhooks } from "./notify/mod.ts";
 import type { Dispatcher } from "./pipeline/dispatcher.ts";
 import type { Breaker } from "./restart/breaker.ts";

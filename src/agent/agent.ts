@@ -16,7 +16,7 @@ import {
   MqttConnection,
   type MqttConnectionOptions,
   type MqttSettings,
-} from "../mqtt/connection.ts";
+} from "../mqtt/mod.ts";
 import { VERSION } from "../version.ts";
 import { commandCheck } from "./command_check.ts";
 import { CommandDesk } from "./commands.ts";

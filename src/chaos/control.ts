@@ -9,7 +9,7 @@ import { z } from "zod";
 import { type Clock, systemClock } from "../clock.ts";
 import type { Topics } from "../contract/topics.ts";
 import { errorMessage, log } from "../log.ts";
-import type { MqttConnection } from "../mqtt/connection.ts";
+import type { MqttConnection } from "../mqtt/mod.ts";
 import { SyncWaiters } from "../contract/sync.ts";
 import type { CommandSigner, SignatureVerifier } from "../security/mod.ts";
 

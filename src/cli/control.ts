@@ -12,7 +12,8 @@ import { loadOrReport, parseCommand, usageError } from "./_common.ts";
 import { topics } from "../contract/topics.ts";
 import { errorMessage } from "../log.ts";
 import { CommandSigner } from "../security/mod.ts";
-import { MqttConnection, type MqttSettings, redactUrl } from "../mqtt/connection.ts";
+import { MqttConnection, type MqttSettings } from "../mqtt/mod.ts";
+import { redactUrl } from "../url.ts";
 
 /** Usage text of `mandrill pause`. */
 export const PAUSE_USAGE = `Usage: mandrill pause --config FILE [--reason TEXT]

@@ -12,7 +12,7 @@ import { delay } from "../async/mod.ts";
 import type { AgentConfig, ConfigInput } from "../config/mod.ts";
 import { parseAgentConfig } from "../config/mod.ts";
 import { errorMessage, log } from "../log.ts";
-import { MqttConnection } from "../mqtt/connection.ts";
+import { MqttConnection } from "../mqtt/mod.ts";
 
 /** Options of {@linkcode SimulatedHost.start}. */
 export interface SimulatedHostOptions {

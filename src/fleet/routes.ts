@@ -15,7 +15,7 @@ import {
 import { isValidHost } from "../contract/ids.ts";
 import { hostOfAgentTopic, type Topics } from "../contract/topics.ts";
 import { log } from "../log.ts";
-import type { MessageHandler } from "../mqtt/connection.ts";
+import type { MessageHandler } from "../mqtt/mod.ts";
 import type { FleetView } from "./fleet_view.ts";
 
 /** The part of an `MqttConnection` that routes subscriptions. */

@@ -23,10 +23,6 @@ import { Reconnector } from "./reconnect.ts";
 import { Subscriptions } from "./subscriptions.ts";
 import { redactUrl } from "../url.ts";
 
-export { redactUrl };
-export { type MessageHandler, NotNowError } from "./delivery.ts";
-export type { MqttConnectionOptions, MqttSettings, RouteOptions } from "./options.ts";
-
 /** A managed MQTT.js client. Dispose to disconnect cleanly. */
 export class MqttConnection implements AsyncDisposable {
   readonly client: MqttClient;

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Topics } from "../contract/topics.ts";
-import type { MqttConnection } from "../mqtt/connection.ts";
+import type { MqttConnection } from "../mqtt/mod.ts";
 import type { EventSink } from "./events.ts";
 
 /** Publishes events and dead letters on the connection. */

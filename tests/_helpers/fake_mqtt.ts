@@ -6,12 +6,12 @@
  */
 import type { IPublishPacket } from "mqtt";
 import type { AgentConnector, AgentLink } from "../../src/agent/agent.ts";
-import { topicMatches } from "../../src/mqtt/match.ts";
-import type {
-  MessageHandler,
-  MqttConnectionOptions,
-  MqttSettings,
-} from "../../src/mqtt/connection.ts";
+import {
+  type MessageHandler,
+  type MqttConnectionOptions,
+  type MqttSettings,
+  topicMatches,
+} from "../../src/mqtt/mod.ts";
 
 /** One recorded publication. */
 export interface FakePublication {

@@ -10,7 +10,7 @@ import { KillSwitch, routeKillSwitch } from "../../src/chaos/control.ts";
 import { PAUSE_USAGE, pauseCommand, RESUME_USAGE, resumeCommand } from "../../src/cli/control.ts";
 import { parseConfig } from "../../src/config/mod.ts";
 import { topics } from "../../src/contract/topics.ts";
-import { MqttConnection } from "../../src/mqtt/connection.ts";
+import { MqttConnection } from "../../src/mqtt/mod.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient } from "../_helpers/mqtt.ts";
 import { freePort, waitFor } from "../_helpers/wait.ts";

@@ -10,7 +10,7 @@ import { topics } from "../../src/contract/topics.ts";
 import { AgentExecutor } from "../../src/executors/agent.ts";
 import { FleetView, routeFleet } from "../../src/fleet/mod.ts";
 import { type NotBackEvent, type RecoveredEvent, RecoveryTracker } from "../../src/restart/mod.ts";
-import { MqttConnection } from "../../src/mqtt/connection.ts";
+import { MqttConnection } from "../../src/mqtt/mod.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import type { MandrillProcess } from "../_helpers/process.ts";
 import { FakeHost } from "../_helpers/fake_host.ts";

@@ -5,7 +5,7 @@
  * before it is done could take a stored packet's id and replace it.)
  */
 import assert from "node:assert/strict";
-import { MqttConnection } from "../../src/mqtt/connection.ts";
+import { MqttConnection } from "../../src/mqtt/mod.ts";
 import { Mosquitto } from "../_helpers/mosquitto.ts";
 import { connectClient } from "../_helpers/mqtt.ts";
 import { waitFor } from "../_helpers/wait.ts";
