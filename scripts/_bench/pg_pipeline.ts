@@ -80,7 +80,18 @@ export async function pgPipelineRun(
            FROM inbox WHERE id LIKE 'b-%'`,
       );
       return Number(r.done) >= o.count ? r : undefined;
-    }, { timeoutMs: 300_000, intervalMs: 200, what: `${o.count} requests done in PostgreSQL` });
+    }, { timeoutMs: 120_000, intervalMs: 200, what: `${o.count} requests done in PostgreSQL` })
+      .catch(async (err) => {
+        // Where the requests stand, and whether the instances still run.
+        const states = (await client.query(
+          "SELECT state, count(*)::int AS n FROM inbox WHERE id LIKE 'b-%' GROUP BY state",
+        )).rows.map((r) => `${r.n} ${r.state}`).join(", ");
+        const alive = runs.filter((r) => !r.status).length;
+        throw new Error(
+          `${(err as Error).message}: ${states || "no rows"}; ${alive} of ${runs.length} ` +
+            `instances running${runs.map((r) => r.tail()).join("")}`,
+        );
+      });
     const cpu = runs.reduce((s, r, i) => s + readCpuSeconds(r.pid) - cpu0[i]!, 0);
     for (const r of runs) r.kill("SIGTERM");
     for (const r of runs) {

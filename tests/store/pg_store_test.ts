@@ -336,6 +336,30 @@ steps.push([
   },
 ]);
 
+steps.push([
+  "intake commits started back to back accept their rows in seq order across commits",
+  async () => {
+    // The dispatcher takes accepted rows in the order the commits were
+    // started and reads the store on from the last seq it took: a later
+    // commit's rows must never get lower seqs than an earlier one's.
+    const url = await database();
+    const a = await open(url, "a");
+    try {
+      const commits: Promise<{ accepted: InboxRow[] }>[] = [];
+      for (let c = 0; c < 40; c++) {
+        for (let r = 0; r < 1 + (c % 7) * 20; r++) a.insertRequest(req(`c${c}-${r}`, `h-${r}`), 1);
+        commits.push(Promise.resolve(a.commitIntake()));
+      }
+      const seqs = (await Promise.all(commits)).flatMap((c) => c.accepted.map((r) => r.seq));
+      const behind = seqs.filter((s, i) => i > 0 && s < seqs[i - 1]!).length;
+      assert.equal(behind, 0, `${behind} rows got a lower seq than a row of an earlier commit`);
+      assert.equal(new Set(seqs).size, seqs.length);
+    } finally {
+      await a.close();
+    }
+  },
+]);
+
 Deno.test("pg store (a real PostgreSQL)", async (t) => {
   server = await Postgres.start();
   try {

@@ -53,6 +53,8 @@ export class PgStore extends PgReader implements Store {
   #closed = false;
   #intakeProblem: string | undefined;
   readonly #intake = new IntakeBatch();
+  /** The intake transaction in flight: the next one waits for it. */
+  #intakeDone: Promise<unknown> = Promise.resolve();
   readonly #batch = new ExecutionBatch<(tx: Tx) => Promise<unknown>>();
   /** Ids whose start is being written (kept out of `nextPending`). */
   readonly #starting = new Set<string>();
@@ -106,12 +108,19 @@ export class PgStore extends PgReader implements Store {
     this.#intake.addDeadLetter(dl);
   }
 
-  /** One transaction: the requests (claimed by this instance), the dead letters. */
+  /**
+   * One transaction: the requests (claimed by this instance), the dead
+   * letters. One at a time: a row's seq is drawn as it is inserted, and the
+   * dispatcher reads on from the last seq it took, so a commit's rows must
+   * never get lower seqs than an earlier commit's.
+   */
   async commitIntake(): Promise<IntakeCommit> {
     const writes = this.#intake.take();
     if (!writes) return { accepted: [], duplicates: [] };
+    const done = this.#intakeDone.then(() => this.#claims.intake(writes));
+    this.#intakeDone = done.catch(() => {});
     try {
-      const result = await this.#claims.intake(writes);
+      const result = await done;
       this.#intakeProblem = undefined;
       return result;
     } catch (err) {
