@@ -132,7 +132,7 @@ async function main(): Promise<number> {
   } finally {
     clearInterval(sampler);
   }
-  const { figures, goals, details, notes } = scenarioResults;
+  const { figures, goals, details, notes, failed } = scenarioResults;
   notes.push(
     `Machine load: the 1-minute load average was ${machine.loadAverage[0]?.toFixed(2)} at the ` +
       `start, peaked at ${peakLoad.toFixed(2)} (sampled every 5 s) and was ` +
@@ -178,6 +178,10 @@ async function main(): Promise<number> {
   ctx.progress(
     `done in ${results.durationSec.toFixed(0)} s; wrote ${out}/results.json and results.md`,
   );
+  if (failed.length > 0) {
+    console.error(`bench: ${failed.length} scenarios failed: ${failed.join(", ")} (see the notes)`);
+    return 1;
+  }
   return 0;
 }
 

@@ -49,6 +49,8 @@ export interface ScenarioResults {
   goals: Goal[];
   details: Record<string, unknown>;
   notes: string[];
+  /** Scenarios that threw (noted with their error); the others ran. */
+  failed: Scenario[];
 }
 
 const fmt = (n: number) => n.toLocaleString("en-US");
@@ -62,11 +64,27 @@ export async function runScenarios(
   const f = new Figures();
   const details: Record<string, unknown> = {};
   const notes: string[] = [];
+  const failed: Scenario[] = [];
   const up = true;
+  /**
+   * Runs one selected scenario; one that fails is noted with its error and
+   * the others still run, so one broken scenario does not lose a whole run.
+   */
+  const attempt = async (name: Scenario, run: () => Promise<void>) => {
+    if (!selected.has(name)) return;
+    try {
+      await run();
+    } catch (err) {
+      failed.push(name);
+      const message = err instanceof Error ? err.message : String(err);
+      notes.push(`${name}: FAILED, so its figures are missing or partial: ${message}`);
+      ctx.progress(`${name} FAILED: ${message}`);
+    }
+  };
 
   let ceiling: CeilingRun[] = [];
   let withEvents: CeilingRun[] = [];
-  if (selected.has("ceiling")) {
+  await attempt("ceiling", async () => {
     ceiling = await repeat(ctx, { name: "ceiling", run: () => ceilingRun(ctx) });
     details.ceiling = ceiling;
     f.add("ceiling", {
@@ -96,10 +114,10 @@ export async function runScenarios(
       note:
         "parses each message and sends its 2 events; first publish → broker acked the last event",
     });
-  }
+  });
 
   let pipeline: PipelineRun[] = [];
-  if (selected.has("pipeline")) {
+  await attempt("pipeline", async () => {
     pipeline = await repeat(ctx, {
       name: "pipeline",
       run: () => pipelineRun(ctx, { dryRun: true, count: z.n }),
@@ -150,9 +168,9 @@ export async function runScenarios(
     mem("idle VmHWM (peak)", pipeline.map((r) => mib(r.idle.hwm)));
     mem(`after ${fmt(z.n)} requests VmHWM`, pipeline.map((r) => mib(r.after.hwm)));
     mem(`after ${fmt(z.n)} requests VmRSS`, pipeline.map((r) => mib(r.after.rss)));
-  }
+  });
 
-  if (selected.has("executor")) {
+  await attempt("executor", async () => {
     const setsid = findProgram("setsid");
     const ceilings: { label: string; argv: string[]; runs: SpawnCeilingRun[] }[] = [
       { label: "/bin/true", argv: ["/bin/true"], runs: [] },
@@ -214,13 +232,15 @@ export async function runScenarios(
       unit: "MiB",
       runs: runs.map((r) => mib(r.after.hwm)),
     });
-  }
+  });
 
   let fanout: FanoutResult | undefined;
-  if (selected.has("ssh-fanout")) fanout = await sshFanoutScenario(ctx, { f, details, notes });
-  if (selected.has("ssh-recovery")) await sshRecoveryScenario(ctx, { f, details, notes }, fanout);
+  await attempt("ssh-fanout", async () => {
+    fanout = await sshFanoutScenario(ctx, { f, details, notes });
+  });
+  await attempt("ssh-recovery", () => sshRecoveryScenario(ctx, { f, details, notes }, fanout));
 
-  if (selected.has("latency")) {
+  await attempt("latency", async () => {
     const runs = await repeat(ctx, {
       name: "latency",
       run: () =>
@@ -239,9 +259,9 @@ export async function runScenarios(
           `${fmt(z.sustainedRate)}/s instead (latency-sustained).`,
       );
     }
-  }
+  });
 
-  if (selected.has("latency-sustained")) {
+  await attempt("latency-sustained", async () => {
     const runs = await repeat(ctx, {
       name: "latency-sustained",
       run: () =>
@@ -258,9 +278,9 @@ export async function runScenarios(
       sec: z.sustainedSec,
       runs,
     });
-  }
+  });
 
-  if (selected.has("fleet")) {
+  await attempt("fleet", async () => {
     const runs: FleetRun[] = await repeat(ctx, { name: "fleet", run: () => fleetRun(ctx) });
     details.fleet = runs;
     const consumed = runs.every((r) => r.consumed);
@@ -301,9 +321,9 @@ export async function runScenarios(
           "discarded there and the fleet figures are mandrill at idle. Re-run " +
           "`deno task bench --only fleet` once the fleet view is wired into `mandrill run`.",
     );
-  }
+  });
 
-  if (selected.has("rolling")) {
+  await attempt("rolling", async () => {
     _rolling(
       ctx,
       f,
@@ -323,9 +343,9 @@ export async function runScenarios(
           `all back in ${r.allRecoveredSec.toFixed(1)} s, at most ${r.peakDown} down`,
       }),
     );
-  }
+  });
 
-  if (selected.has("pg-pipeline")) {
+  await attempt("pg-pipeline", async () => {
     if (postgresBinDir() === undefined) {
       notes.push(
         "pg-pipeline: skipped, PostgreSQL's server is not installed (apt-get install postgresql).",
@@ -374,9 +394,9 @@ export async function runScenarios(
         "each run / median SQLite pipeline of this bench",
       );
     }
-  }
+  });
 
-  if (selected.has("shutdown")) {
+  await attempt("shutdown", async () => {
     const runs: ShutdownRun[] = await repeat(ctx, {
       name: "shutdown",
       run: () => shutdownRun(ctx),
@@ -396,8 +416,8 @@ export async function runScenarios(
         : `graceSec 1; every run: exit 0, ${fmt(z.shutdownPending)} still pending, ` +
           `${z.shutdownInFlight} interrupted, no executor left`,
     });
-  }
-  return { figures: f.list, goals: f.goals, details, notes };
+  });
+  return { figures: f.list, goals: f.goals, details, notes, failed };
 }
 
 function _latencyFigures(
