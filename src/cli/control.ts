@@ -95,7 +95,7 @@ async function _controlCommand(
       return 1;
     }
   }
-  const conn = await MqttConnection.open(controlSettings(config), { persistent: false });
+  const conn = await MqttConnection.open(_controlSettings(config), { persistent: false });
   try {
     try {
       await conn.waitConnected(signal);
@@ -140,7 +140,7 @@ async function _controlCommand(
  * a client id of its own (`<clientId>-ctl-<random>`), so it never kicks a
  * running controller off the broker.
  */
-export function controlSettings(config: Config): MqttSettings {
+function _controlSettings(config: Config): MqttSettings {
   const rand = crypto.randomUUID().slice(0, 8);
   return { ...config.mqtt, clientId: `${config.mqtt.clientId}-ctl-${rand}` };
 }

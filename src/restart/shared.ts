@@ -19,7 +19,7 @@ import type { InboxRow, InstanceInfo, Store } from "../store/mod.ts";
 import type { Breaker } from "./breaker.ts";
 import type { UnavailabilityBudget } from "./budget.ts";
 
-/** Options of {@linkcode runSharedSync}. */
+/** Options of {@linkcode _runSharedSync}. */
 export interface SharedSyncOptions {
   store: Store;
   clock: Clock;
@@ -43,7 +43,7 @@ export interface SharedSyncOptions {
 const TAKE_BATCH = 256;
 
 /** Warns about instances that would receive every request too; see the module doc. */
-export async function announce(store: Store, self: InstanceInfo): Promise<InstanceInfo[]> {
+async function _announce(store: Store, self: InstanceInfo): Promise<InstanceInfo[]> {
   const peers = await store.peers(self);
   const clashing = peers.filter((p) =>
     p.topic === self.topic &&
@@ -70,7 +70,7 @@ export async function announce(store: Store, self: InstanceInfo): Promise<Instan
 }
 
 /** Runs until `signal` aborts; see the module doc. Never rejects. */
-export async function runSharedSync(o: SharedSyncOptions, signal: AbortSignal): Promise<void> {
+async function _runSharedSync(o: SharedSyncOptions, signal: AbortSignal): Promise<void> {
   const refreshMs = o.refreshMs ?? 1_000;
   const takeoverMs = Math.max(refreshMs, Math.floor(o.leaseMs / 3));
   let lastTakeover = -Infinity;
@@ -120,13 +120,13 @@ export async function shareStore(
     topic: o.topics.restart,
     sharedGroup: o.config.mqtt.sharedGroup ?? null,
   };
-  await announce(o.store, self).catch((err) => {
+  await _announce(o.store, self).catch((err) => {
     log("run").warn("Cannot announce this instance on the shared store: {error}", {
       error: errorMessage(err),
     });
   });
   const { config: _config, topics: _topics, ...sync } = o;
-  await runSharedSync({ ...sync, self, leaseMs: o.config.store.leaseSec * 1000 }, stop);
+  await _runSharedSync({ ...sync, self, leaseMs: o.config.store.leaseSec * 1000 }, stop);
 }
 
 /**

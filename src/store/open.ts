@@ -40,18 +40,18 @@ export async function openStore(
         reader: options.reader,
       });
     } catch (err) {
-      throw pgStartupError(url, err);
+      throw _pgStartupError(url, err);
     }
   }
   try {
     return options.reader ? SqliteStore.openReader(path) : SqliteStore.open(path, { synchronous });
   } catch (err) {
-    throw storeStartupError(path, err);
+    throw _storeStartupError(path, err);
   }
 }
 
 /** What went wrong opening the store at `path`, as a {@linkcode StartupError}. */
-export function storeStartupError(path: string, err: unknown): StartupError {
+function _storeStartupError(path: string, err: unknown): StartupError {
   if (err instanceof StartupError) return err;
   const why = errorMessage(err);
   if (err instanceof StoreInUseError) {
@@ -77,7 +77,7 @@ export function storeStartupError(path: string, err: unknown): StartupError {
 }
 
 /** What went wrong opening the PostgreSQL store at `url`, as a {@linkcode StartupError}. */
-export function pgStartupError(url: string, err: unknown): StartupError {
+function _pgStartupError(url: string, err: unknown): StartupError {
   if (err instanceof StartupError) return err;
   const where = `store.url ${redactUrl(url)}`;
   const why = errorMessage(err);
