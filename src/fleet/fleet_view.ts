@@ -124,11 +124,12 @@ export class FleetView {
   onHeartbeat(hb: Heartbeat, now: number): boolean {
     const rec = this.#record(hb.host, now);
     if (rec === undefined) return false;
-    this.#setOnline(hb.host, rec, true);
+    // Fresh before the listeners hear it is online: they read its staleness.
     rec.offlineSince = undefined;
     rec.uptimeSec = hb.uptimeSec;
     rec.lastSeen = now;
     rec.lastHeartbeatAt = now;
+    this.#setOnline(hb.host, rec, true);
     this.#setBootId(hb.host, rec, hb.bootId, now, hb.uptimeSec);
     return true;
   }

@@ -124,6 +124,15 @@ Deno.test("budget: an agent host that is offline, stale or never heard from is d
   assert.equal(b.check("web-1").ok, false);
 });
 
+Deno.test("budget: an agent host's first heartbeat makes it available at once, without waiting for a refresh", () => {
+  const { b, beat } = budget({ "web-1": { agent: true }, "web-2": { agent: true } });
+  assert.equal(b.stateOf("web-1"), "stale", "never heard from");
+  assert.equal(b.unavailable().size, 2);
+  beat("web-1");
+  assert.equal(b.stateOf("web-1"), undefined);
+  assert.deepEqual([...b.unavailable()], [["web-2", "stale"]]);
+});
+
 Deno.test("budget.wait() resolves on its turn, on its timeout, or on abort", async () => {
   const { b } = budget({ a: {}, c: {} }, { maxUnavailable: 1 });
   b.hold("a", "restarting");
