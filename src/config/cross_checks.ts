@@ -60,16 +60,18 @@ export function checkConfig(input: unknown): PathIssue[] {
 
   if (executors !== undefined) {
     const names = Object.keys(executors);
-    const checkName = (name: unknown, path: PropertyKey[]) => {
+    // The path is made only for an issue: 100,000 hosts make no garbage.
+    const checkName = (name: unknown, path: () => PropertyKey[]) => {
       if (typeof name !== "string" || name === "" || Object.hasOwn(executors, name)) return;
       const hint = names.length === 0 ? "; no executors are defined" : suggestion(name, names);
-      issues.push({ path, message: `unknown executor ${JSON.stringify(name)}${hint}` });
+      issues.push({ path: path(), message: `unknown executor ${JSON.stringify(name)}${hint}` });
     };
-    for (const [host, entry] of Object.entries(hosts)) {
-      checkName(_object(entry)?.executor, ["hosts", host, "executor"]);
+    for (const host in hosts) {
+      if (!Object.hasOwn(hosts, host)) continue;
+      checkName(_object(hosts[host])?.executor, () => ["hosts", host, "executor"]);
     }
     const fleet = _object(root.fleet);
-    checkName(fleet?.agentExecutor, ["fleet", "agentExecutor"]);
+    checkName(fleet?.agentExecutor, () => ["fleet", "agentExecutor"]);
     if (fleet?.allowAgentHosts === true && fleet.agentExecutor === undefined) {
       issues.push({
         path: ["fleet", "agentExecutor"],
@@ -117,8 +119,8 @@ export function checkConfig(input: unknown): PathIssue[] {
 
   // A chaos group no host belongs to is almost always a typo of a group name.
   const hostGroups = new Set<string>();
-  for (const entry of Object.values(hosts)) {
-    const group = _object(entry)?.group;
+  for (const host in hosts) {
+    const group = Object.hasOwn(hosts, host) ? _object(hosts[host])?.group : undefined;
     if (typeof group === "string") hostGroups.add(group);
   }
   const chaosGroups = _object(_object(root.chaos)?.groups) ?? {};

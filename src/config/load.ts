@@ -94,6 +94,7 @@ function _processEnv(json: unknown): Record<string, string | undefined> {
   const names = new Set<string>();
   const visit = (value: unknown): void => {
     if (typeof value === "string") {
+      if (!value.includes("${")) return;
       for (const match of value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) names.add(match[1]!);
     } else if (typeof value === "object" && value !== null) {
       Object.values(value).forEach(visit);

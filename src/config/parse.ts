@@ -76,6 +76,11 @@ function _parse<S extends z.ZodType>(
   return result.data;
 }
 
+/**
+ * `value` with every `${NAME}` expanded. Copy on write: what holds no `$` is
+ * returned as is (a config of 100,000 hosts is not copied), and `path` is one
+ * stack, copied only into an issue.
+ */
 function _expandDeep(
   value: unknown,
   env: Readonly<Record<string, string | undefined>>,
@@ -83,6 +88,7 @@ function _expandDeep(
   issues: PathIssue[],
 ): unknown {
   if (typeof value === "string") {
+    if (!value.includes("$")) return value;
     const expansion = expandEnv(value, env);
     switch (expansion.kind) {
       case "ok":
@@ -90,7 +96,7 @@ function _expandDeep(
       case "missing": {
         const names = expansion.names;
         issues.push({
-          path,
+          path: [...path],
           message: names.length === 1
             ? `environment variable ${names[0]} is not set`
             : `environment variables ${names.join(", ")} are not set`,
@@ -99,7 +105,7 @@ function _expandDeep(
       }
       case "invalid":
         issues.push({
-          path,
+          path: [...path],
           message: `invalid reference ${JSON.stringify(expansion.reference)}: ` +
             'expected ${NAME} with NAME of letters, digits and "_" (write $${ for a literal ${)',
         });
@@ -107,15 +113,28 @@ function _expandDeep(
     }
   }
   if (Array.isArray(value)) {
-    return value.map((item, i) => _expandDeep(item, env, [...path, i], issues));
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      path.push(i);
+      const item = _expandDeep(value[i], env, path, issues);
+      path.pop();
+      if (item !== value[i]) (copy ??= [...value])[i] = item;
+    }
+    return copy ?? value;
   }
   if (typeof value === "object" && value !== null) {
+    const record = value as Record<string, unknown>;
+    let copy: [string, unknown][] | undefined;
+    const keys = Object.keys(record);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      path.push(key);
+      const item = _expandDeep(record[key], env, path, issues);
+      path.pop();
+      if (item !== record[key]) (copy ??= Object.entries(record))[i] = [key, item];
+    }
     // fromEntries defines own properties, so a "__proto__" key stays a plain key.
-    return Object.fromEntries(
-      Object.entries(value).map((
-        [key, item],
-      ) => [key, _expandDeep(item, env, [...path, key], issues)]),
-    );
+    return copy ? Object.fromEntries(copy) : value;
   }
   return value;
 }

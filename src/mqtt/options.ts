@@ -80,6 +80,9 @@ export function clientOptions(
     // every packet sent, and the debug logger called on every packet.
     reschedulePings: false,
     log: () => {},
+    // No table of 65,536 pre-made 2-byte buffers for packet ids (8 MiB of heap
+    // held for the life of the process); each id is written as it comes.
+    writeCache: false,
     username: settings.username,
     password: settings.password,
     properties: settings.protocolVersion === 5 && (options.persistent ?? true)

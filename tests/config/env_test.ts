@@ -61,6 +61,20 @@ Deno.test("parseConfig() expands variables in every string value, before validat
   });
 });
 
+Deno.test("parseConfig() leaves its input as it was: expansion copies what it changes", () => {
+  const input = {
+    executors: { local: { type: "command", argv: ["${TOOLS}/restart", "--"] } },
+    hosts: { "web-1": { executor: "local" } },
+  };
+  const before = structuredClone(input);
+  const config = parseConfig(input, { env: { TOOLS: "/opt/tools" } });
+  assert.deepEqual(input, before);
+  assert.deepEqual(config.executors.local?.type === "command" && config.executors.local.argv, [
+    "/opt/tools/restart",
+    "--",
+  ]);
+});
+
 Deno.test("parseConfig() validates the expanded value, without echoing what came from the environment", () => {
   assertIssues(() => parseConfig({ log: { format: "${FORMAT}" } }, { env: { FORMAT: "xml" } }), [
     { path: "log.format", message: 'expected one of "json", "pretty", got "***"' },
