@@ -1,7 +1,7 @@
 /**
  * The controller's gauges that mirror live state (inbox, MQTT link, fleet,
- * store, waiting and unavailable hosts, event-loop lag), read through
- * callbacks at scrape time. A source that throws leaves its gauge as it was
+ * store, waiting and unavailable hosts, event-loop lag, the process's memory),
+ * read through callbacks at scrape time. A source that throws leaves its gauge as it was
  * and is logged once per failure streak.
  * @module
  */
@@ -92,6 +92,13 @@ export class LiveGauges {
         return ok === undefined ? undefined : ok ? 1 : 0;
       },
     );
+    // The process's own memory (prom-client's default metrics do not run under Deno).
+    this.#gauge(`${p}process_resident_memory_bytes`, "Resident memory of the process.", () => {
+      return this.#read("memory", () => Deno.memoryUsage().rss);
+    });
+    this.#gauge(`${p}heap_used_bytes`, "JavaScript heap in use (V8).", () => {
+      return this.#read("memory", () => Deno.memoryUsage().heapUsed);
+    });
     const read = <T>(name: string, fn: () => T | undefined) => this.#read(name, fn);
     new Gauge({
       name: `${p}requests_waiting`,

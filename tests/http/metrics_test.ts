@@ -154,6 +154,19 @@ Deno.test("Metrics reads live gauges through callbacks at scrape time", async (t
     assert.equal(value(fams, "mandrill_inbox_pending"), 0);
     assert.equal(value(fams, "mandrill_mqtt_connected"), 0);
   });
+  await t.step(
+    "the process's resident memory and JavaScript heap, as Deno reports them",
+    async () => {
+      const before = Deno.memoryUsage();
+      const fams = await scrape(m);
+      const after = Deno.memoryUsage();
+      const rss = value(fams, "mandrill_process_resident_memory_bytes");
+      const heap = value(fams, "mandrill_heap_used_bytes");
+      assert.ok(rss >= Math.min(before.rss, after.rss) * 0.9, `rss ${rss}`);
+      assert.ok(rss <= Math.max(before.rss, after.rss) * 1.1, `rss ${rss}`);
+      assert.ok(heap > 0 && heap < rss, `heap ${heap} of rss ${rss}`);
+    },
+  );
   await t.step("bindSources() adds sources later, inflight included", async () => {
     let writable = true;
     m.bindSources({
