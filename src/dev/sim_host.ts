@@ -176,9 +176,16 @@ export class SimulatedHost implements AsyncDisposable {
     await this.#boot();
   }
 
+  /**
+   * Written aside and renamed into place, as atomic as the kernel's: a write
+   * in place truncates first, and an agent reading then skipped its heartbeat
+   * (about 1 in 100 with 2,500 hosts in a process, so some went stale).
+   */
   async #writeUptime(): Promise<void> {
     const sec = (Date.now() - this.#bootedAt) / 1000;
-    await Deno.writeTextFile(`${this.#procRoot}/uptime`, `${sec.toFixed(2)} 0.00\n`);
+    const path = `${this.#procRoot}/uptime`;
+    await Deno.writeTextFile(`${path}.new`, `${sec.toFixed(2)} 0.00\n`);
+    await Deno.rename(`${path}.new`, path);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
