@@ -16,8 +16,8 @@ import type { PublisherArgs, PublisherResult } from "./publisher.ts";
 
 /** One fleet run; memory in bytes. */
 export interface FleetRun {
-  idle: { rss: number; hwm: number };
-  after: { rss: number; hwm: number };
+  idle: { rss: number; hwm: number; heapUsed: number };
+  after: { rss: number; hwm: number; heapUsed: number };
   /** Heartbeats per second actually published. */
   sentPerSec: number;
   /** Share of one core mandrill used while heartbeats came in (1 = one full core). */
@@ -32,19 +32,44 @@ export interface FleetRun {
   hostsTracked: number | undefined;
 }
 
+/**
+ * How mandrill knows the fleet's hosts: `announced`, none configured and
+ * `fleet.allowAgentHosts` (each agent's heartbeat announces its host);
+ * `configured`, every host listed in `hosts` with the agent executor.
+ */
+export type FleetMode = "announced" | "configured";
+
 /** `fleetHosts` agents heartbeating at `fleetRate`/s for `fleetSec`. */
-export async function fleetRun(ctx: BenchContext): Promise<FleetRun> {
-  const { fleetHosts, fleetRate, fleetSec, hosts } = ctx.sizes;
-  const prefix = ctx.prefix("fleet");
+export async function fleetRun(ctx: BenchContext, mode: FleetMode): Promise<FleetRun> {
+  const { fleetHosts, fleetRate, fleetSec } = ctx.sizes;
+  const prefix = ctx.prefix(`fleet-${mode}`);
   const port = freePort();
+  // Heartbeats count only from hosts with an agent, configured or (where
+  // allowed) announced: every one of them is, so mandrill holds the per-host
+  // state (fleet view, budget group, liveness) of all. Nothing is restarted
+  // (dry run), so commands go unsigned.
   await using m = await BenchMandrill.start({
     url: ctx.broker.url,
     prefix,
-    hosts,
+    hosts: mode === "configured"
+      ? Object.fromEntries(
+        Array.from({ length: fleetHosts }, (_, i) => [`h-${i}`, {
+          executor: "agent",
+          group: `g-${i % 100}`,
+        }]),
+      )
+      : {},
+    executors: { agent: { type: "agent", timeoutSec: 60 } },
+    ...(mode === "announced" ? { fleet: { allowAgentHosts: true, agentExecutor: "agent" } } : {}),
+    security: { allowUnsigned: true },
     policy: { dryRun: true },
     httpListen: `127.0.0.1:${port}`,
   });
-  const idle = m.memory();
+  const heapUsed = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    return Number(/^mandrill_heap_used_bytes (\S+)$/m.exec(text)?.[1] ?? NaN);
+  };
+  const idle = { ...m.memory(), heapUsed: await heapUsed() };
   const args: PublisherArgs = {
     mode: "heartbeat",
     url: ctx.broker.url,
@@ -67,7 +92,7 @@ export async function fleetRun(ctx: BenchContext): Promise<FleetRun> {
   }, { timeoutMs: 60_000, intervalMs: 500, what: "mandrill to finish with the heartbeats" });
   const busySec = (performance.now() - t0) / 1000;
   const cpuCores = (m.cpuSeconds() - cpu0) / busySec;
-  const after = m.memory();
+  const after = { ...m.memory(), heapUsed: await heapUsed() };
   const fleetMetrics = await fetch(`http://127.0.0.1:${port}/metrics`)
     .then((r) => r.text())
     .then((t) =>
@@ -82,6 +107,12 @@ export async function fleetRun(ctx: BenchContext): Promise<FleetRun> {
   const subscriptions = await subscriptionsOf(ctx.broker, m.clientId);
   const gauge = fleetMetrics.map((l) => l.match(/^\w*fleet_hosts(?:\{[^}]*\})?\s+(\S+)$/))
     .find((m) => m !== null);
+  // A memory figure for a fleet mandrill ignored would measure nothing.
+  if (gauge && Number(gauge[1]) < fleetHosts) {
+    throw new Error(
+      `fleet: mandrill's fleet view holds ${gauge[1]} of the ${fleetHosts} hosts that heartbeated`,
+    );
+  }
   return {
     idle,
     after,

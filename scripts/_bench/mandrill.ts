@@ -40,6 +40,10 @@ export interface BenchMandrillOptions {
   executors?: ConfigInput["executors"];
   /** The `recovery` section. Default: mandrill's. */
   recovery?: ConfigInput["recovery"];
+  /** The `security` section. Default: mandrill's. */
+  security?: ConfigInput["security"];
+  /** The `fleet` section. Default: mandrill's. */
+  fleet?: ConfigInput["fleet"];
   /** `policy` overrides on top of dry run off, no rate limits, maxUnavailable 64. */
   policy?: NonNullable<ConfigInput["policy"]>;
   /** `shutdown.graceSec`. Default: 5. */
@@ -88,6 +92,8 @@ export class BenchMandrill implements AsyncDisposable {
         )
         : o.hosts,
       ...(o.recovery ? { recovery: o.recovery } : {}),
+      ...(o.security ? { security: o.security } : {}),
+      ...(o.fleet ? { fleet: o.fleet } : {}),
       policy: {
         dryRun: false,
         maxUnavailable: 64,

@@ -101,7 +101,13 @@ export async function rollingRun(ctx: BenchContext, o: RollingOptions): Promise<
       return BenchProcess.deno(`${ROOT}scripts/_bench/rolling_fleet.ts`, [JSON.stringify(args)]);
     });
     try {
+      const tFleet = performance.now();
       await Promise.all(fleets.map((f) => f.waitForStdout(/^READY$/, 180_000)));
+      ctx.progress(
+        `rolling: ${o.hosts} agents connected in ${
+          ((performance.now() - tFleet) / 1000).toFixed(1)
+        } s`,
+      );
 
       // mandrill: every host has an agent; the first `group` hosts are group "roll".
       const port = freePort();
@@ -135,29 +141,57 @@ export async function rollingRun(ctx: BenchContext, o: RollingOptions): Promise<
         "--config",
         `${dir}/mandrill.json`,
       ], { denoFlags: V8_FLAGS });
+      /** Unavailable hosts in all, and by state where any are. */
       const unavailable = async () => {
         const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-        return [...text.matchAll(/^mandrill_hosts_unavailable\{[^}]*\} (\S+)$/gm)]
-          .reduce((n, m) => n + Number(m[1]), 0);
+        const states = [
+          ...text.matchAll(/^mandrill_hosts_unavailable\{state="([^"]*)"\} (\S+)$/gm),
+        ].filter((m) => Number(m[2]) > 0);
+        return {
+          n: states.reduce((n, m) => n + Number(m[2]), 0),
+          states: states.map((m) => `${m[1]} ${m[2]}`).join(", "),
+        };
       };
       const metric = async (name: string) => {
         const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
         return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
       };
-      await waitUntil(async () => {
-        if (m.status) throw new Error(`mandrill exited (${m.status.code})${m.tail()}`);
-        try {
-          // Heard by heartbeat, not only by retained status: none counts as stale.
-          return (await metric("mandrill_fleet_hosts")) >= o.hosts &&
-            (await unavailable()) === 0 &&
-            (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) =>
-                r.body?.cancel()
-                  .then(() => r.status)
-              )) === 200;
-        } catch {
-          return false;
-        }
-      }, { timeoutMs: 180_000, what: `mandrill to hear all ${o.hosts} agents` });
+      // Heard by heartbeat, not only by retained status: none counts as stale.
+      // What is still missing is reported every 15 s and in the timeout's error.
+      const tHear = performance.now();
+      let state = "nothing read yet";
+      let reported = tHear;
+      let done = false;
+      try {
+        await waitUntil(async () => {
+          if (m.status) throw new Error(`mandrill exited (${m.status.code})${m.tail()}`);
+          try {
+            const heard = await metric("mandrill_fleet_hosts");
+            const { n: down, states } = await unavailable();
+            const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(async (r) =>
+              `${r.status} ${(await r.text()).slice(0, 200)}`
+            );
+            state = `fleet_hosts ${heard}, unavailable ${down}${
+              states ? ` (${states})` : ""
+            }, readyz ${ready.slice(0, 3)}`;
+            done = heard >= o.hosts && down === 0 && ready.startsWith("200");
+          } catch (err) {
+            state = `not answering: ${(err as Error).message}`;
+          }
+          if (performance.now() - reported > 15_000) {
+            reported = performance.now();
+            ctx.progress(`rolling: waiting for mandrill to hear all agents: ${state}`);
+          }
+          return done;
+        }, { timeoutMs: 300_000, what: `mandrill to hear all ${o.hosts} agents` });
+      } catch (err) {
+        throw new Error(`${(err as Error).message}; last seen: ${state}${m.tail()}`);
+      }
+      ctx.progress(
+        `rolling: mandrill heard all ${o.hosts} agents ${
+          ((performance.now() - tHear) / 1000).toFixed(1)
+        } s after it started`,
+      );
 
       // Status at scale, before the restart (every host up).
       const latencies: number[] = [];
@@ -189,6 +223,8 @@ export async function rollingRun(ctx: BenchContext, o: RollingOptions): Promise<
       await using events = await connectClient(ctx.broker.url);
       const recovered = new Set<string>();
       const failed = new Set<string>();
+      /** How the first few that did not recover ended: id, host, phase, reason. */
+      const failures: string[] = [];
       let lastRecoveredAt = 0;
       const at = {
         started: new Map<string, number>(),
@@ -204,6 +240,9 @@ export async function rollingRun(ctx: BenchContext, o: RollingOptions): Promise<
           lastRecoveredAt = performance.now();
         } else if (["failed", "skipped", "rejected", "interrupted"].includes(e.phase)) {
           failed.add(e.id);
+          if (failures.length < 5) {
+            failures.push(`${e.id} (${e.host}) ${e.phase}: ${e.detail ?? "no detail"}`);
+          }
         }
       });
       await events.subscribeAsync(`${prefix}/events`, { qos: 1 });
@@ -290,6 +329,9 @@ export async function rollingRun(ctx: BenchContext, o: RollingOptions): Promise<
           downMs.at(-1)
         } ms`,
       );
+      if (failures.length > 0) {
+        ctx.progress(`rolling: ${failed.size} did not recover, e.g. ${failures.join("; ")}`);
+      }
       ctx.progress(
         `rolling: starts per second: ${[...perSec].map(([s, n]) => `${s}:${n}`).join(" ")}`,
       );

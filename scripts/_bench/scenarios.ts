@@ -70,15 +70,15 @@ export async function runScenarios(
    * Runs one selected scenario; one that fails is noted with its error and
    * the others still run, so one broken scenario does not lose a whole run.
    */
-  const attempt = async (name: Scenario, run: () => Promise<void>) => {
+  const attempt = async (name: Scenario, run: () => Promise<void>, part: string = name) => {
     if (!selected.has(name)) return;
     try {
       await run();
     } catch (err) {
-      failed.push(name);
+      if (!failed.includes(name)) failed.push(name);
       const message = err instanceof Error ? err.message : String(err);
-      notes.push(`${name}: FAILED, so its figures are missing or partial: ${message}`);
-      ctx.progress(`${name} FAILED: ${message}`);
+      notes.push(`${part}: FAILED, so its figures are missing or partial: ${message}`);
+      ctx.progress(`${part} FAILED: ${message}`);
     }
   };
 
@@ -280,48 +280,58 @@ export async function runScenarios(
     });
   });
 
-  await attempt("fleet", async () => {
-    const runs: FleetRun[] = await repeat(ctx, { name: "fleet", run: () => fleetRun(ctx) });
-    details.fleet = runs;
-    const consumed = runs.every((r) => r.consumed);
-    f.add("fleet", {
-      metric: `heartbeats from ${fmt(z.fleetHosts)} agents`,
-      unit: "hb/s",
-      runs: runs.map((r) => r.sentPerSec),
-      higherIsBetter: up,
-      note: `${z.fleetSec} s, QoS 0; ` +
-        (consumed ? "consumed" : "NOT consumed: mandrill does not subscribe to heartbeats yet"),
-    });
-    const tracked = runs.map((r) => r.hostsTracked).filter((n) => n !== undefined);
-    if (tracked.length === runs.length) {
-      f.add("fleet", {
-        metric: "hosts in mandrill's fleet view",
-        unit: "hosts",
-        runs: tracked,
-        note: "its fleet_hosts gauge on /metrics",
+  for (const mode of ["announced", "configured"] as const) {
+    const sc = `fleet-${mode}`;
+    await attempt("fleet", async () => {
+      const runs: FleetRun[] = await repeat(ctx, { name: sc, run: () => fleetRun(ctx, mode) });
+      details[sc] = runs;
+      const consumed = runs.every((r) => r.consumed);
+      f.add(sc, {
+        metric: `heartbeats from ${fmt(z.fleetHosts)} agents`,
+        unit: "hb/s",
+        runs: runs.map((r) => r.sentPerSec),
+        higherIsBetter: up,
+        note: `${z.fleetSec} s, QoS 0; ` + (mode === "announced"
+          ? "no hosts configured, fleet.allowAgentHosts"
+          : `all ${fmt(z.fleetHosts)} in hosts, agent executor, 100 groups`) +
+          (consumed ? "" : "; NOT consumed: mandrill does not subscribe to heartbeats"),
       });
-    }
-    const mem = (metric: string, runs: number[]) => f.add("fleet", { metric, unit: "MiB", runs });
-    mem(`VmHWM with ${fmt(z.fleetHosts)} agents`, runs.map((r) => mib(r.after.hwm)));
-    mem("VmRSS after the heartbeats", runs.map((r) => mib(r.after.rss)));
-    mem("growth (VmHWM − idle VmRSS)", runs.map((r) => mib(r.after.hwm - r.idle.rss)));
-    f.add("fleet", {
-      metric: "mandrill CPU while heartbeating",
-      unit: "cores",
-      runs: runs.map((r) => r.cpuCores),
-      note: "1 = one full core",
-    });
-    const subs = runs[0]!.subscriptions.join(", ");
-    notes.push(
-      consumed
-        ? `fleet: mandrill subscribed to ${subs}; fleet metrics: ${
+      const tracked = runs.map((r) => r.hostsTracked).filter((n) => n !== undefined);
+      if (tracked.length === runs.length) {
+        f.add(sc, {
+          metric: "hosts in mandrill's fleet view",
+          unit: "hosts",
+          runs: tracked,
+          note: "its fleet_hosts gauge on /metrics",
+        });
+      }
+      const mem = (metric: string, runs: number[], note?: string) =>
+        f.add(sc, { metric, unit: "MiB", runs, ...(note ? { note } : {}) });
+      mem("VmHWM once started", runs.map((r) => mib(r.idle.hwm)), "config read, before heartbeats");
+      f.goal(mem(`VmHWM with ${fmt(z.fleetHosts)} agents`, runs.map((r) => mib(r.after.hwm))), {
+        what: `RSS stays under 150 MB (143 MiB) with ${fmt(z.fleetHosts)} hosts heartbeating`,
+        target: 150e6 / 2 ** 20,
+        worst: true,
+      });
+      mem("VmRSS after the heartbeats", runs.map((r) => mib(r.after.rss)));
+      mem(
+        "JavaScript heap in use after",
+        runs.map((r) => mib(r.after.heapUsed)),
+        "mandrill_heap_used_bytes",
+      );
+      f.add(sc, {
+        metric: "mandrill CPU while heartbeating",
+        unit: "cores",
+        runs: runs.map((r) => r.cpuCores),
+        note: "1 = one full core",
+      });
+      notes.push(
+        `${sc}: mandrill subscribed to ${runs[0]!.subscriptions.join(", ")}; fleet metrics: ${
           runs[0]!.fleetMetrics.join("; ") || "none served"
-        }.`
-        : `fleet: mandrill subscribed only to ${subs}, so heartbeats reach the broker and are ` +
-          "discarded there and the fleet figures are mandrill at idle. Re-run " +
-          "`deno task bench --only fleet` once the fleet view is wired into `mandrill run`.",
-    );
-  });
+        }.`,
+      );
+    }, sc);
+  }
 
   await attempt("rolling", async () => {
     _rolling(
