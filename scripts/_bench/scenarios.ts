@@ -177,7 +177,7 @@ export async function runScenarios(
     ];
     if (setsid) {
       ceilings.push({
-        label: "setsid /bin/true (how mandrill starts it)",
+        label: "setsid /bin/true (mandrill's way where FFI is not allowed)",
         argv: [setsid, "--", "/bin/true"],
         runs: [],
       });
@@ -214,14 +214,21 @@ export async function runScenarios(
       higherIsBetter: up,
       note: "first publish → last request done",
     });
-    const closest = ceilings.at(-1)!;
-    f.ratio(
-      "executor",
-      "ratio to the spawn ceiling",
-      runs.map((r) => r.msgsPerSec),
-      closest.runs.map((c) => c.spawnsPerSec),
-      `each run / median ceiling of ${closest.argv[0]}`,
+    // mandrill starts each child in a new session with posix_spawn itself (no
+    // setsid exec), so the ceiling is bare /bin/true; setsid's is the fallback's.
+    const ratios = ceilings.map((c) =>
+      f.ratio(
+        "executor",
+        `ratio to the spawn ceiling of ${c.label.split(" (")[0]}`,
+        runs.map((r) => r.msgsPerSec),
+        c.runs.map((c) => c.spawnsPerSec),
+        `each run / median ceiling of ${c.argv.join(" ").replace(/ -- /, " ")}`,
+      )
     );
+    f.goal(ratios[0], {
+      what: "the command executor ≥ 0.8 × bare Deno spawning /bin/true",
+      target: 0.8,
+    });
     f.add("executor", {
       metric: "mandrill CPU per 1,000 restarts",
       unit: "CPU s",

@@ -168,6 +168,7 @@ function _spawnSpec(
     // (MQTT_PASSWORD and the like), only what running a program needs.
     env: { ..._baseEnv(), ...options.env },
     detached: setsid === undefined,
+    session: { cmd: resolved.path, args: options.args ?? [] },
     tailBytes: options.tailBytes ?? DEFAULT_TAIL_BYTES,
     drainGraceMs: options.drainGraceMs ?? 1000,
   };

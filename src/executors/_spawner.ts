@@ -22,6 +22,12 @@ export interface SpawnSpec {
   env: Record<string, string>;
   /** Start the child in a new session (fork-based); used when `setsid` is not installed. */
   detached: boolean;
+  /**
+   * The program and arguments without the `setsid` wrapper: a spawner that
+   * starts the new session itself (posix_spawn with POSIX_SPAWN_SETSID)
+   * runs these instead of `cmd` and `args`. Default: none.
+   */
+  session?: { cmd: string; args: string[] };
   /** Bytes kept from the end of stdout and of stderr. */
   tailBytes: number;
   /** How long to keep reading output after the child exited. */

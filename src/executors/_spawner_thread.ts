@@ -77,7 +77,7 @@ export class SpawnerThread implements Disposable {
       exited: false,
     };
     this.#pending.set(key, entry);
-    const { cmd, args, env, detached, tailBytes, drainGraceMs } = spec;
+    const { cmd, args, env, detached, session, tailBytes, drainGraceMs } = spec;
     const message: SpawnMessage = {
       op: "spawn",
       key,
@@ -85,6 +85,7 @@ export class SpawnerThread implements Disposable {
       args,
       env,
       detached,
+      ...(session ? { session } : {}),
       tailBytes,
       drainGraceMs,
     };

@@ -54,8 +54,278 @@ export function spawnChild(
   }
 }
 
-/** The worker's program as source text: {@linkcode spawnerWorker} given {@linkcode spawnChild}. */
-export const SPAWNER_WORKER_SOURCE = `(${spawnerWorker.toString()})(${spawnChild.toString()});`;
+/** A child started by {@linkcode ffiSpawner}: what the worker reads of a `Deno.ChildProcess`. */
+export interface FfiChild {
+  pid: number;
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  status: Promise<{ code: number; signal: Deno.Signal | null }>;
+}
+
+/**
+ * Starts children with libc's posix_spawn and POSIX_SPAWN_SETSID: a new
+ * session (so a timeout kills the whole tree) without `setsid`'s second exec
+ * or the fork that Deno's `detached` forces. Pipes and exits are watched by
+ * one `poll` (on Deno's blocking pool) over the pipes and a pidfd per child,
+ * so no thread waits on any one child. Like `Deno.Command`: stdin is
+ * /dev/null, the signal mask is empty and every signal has its default action
+ * (Deno ignores SIGPIPE). Undefined where it cannot work (not Linux, no FFI
+ * permission, no pidfd): the caller spawns with `Deno.Command` instead.
+ * Shipped as source text like {@linkcode spawnerWorker}: globals only.
+ */
+export function ffiSpawner():
+  | {
+    spawn(spec: SpawnSpec): { child: FfiChild } | { code: 126 | 127; message: string };
+    /** Unloads libc again (tests; the worker keeps it for its life). */
+    close(): void;
+  }
+  | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  let lib;
+  try {
+    lib = Deno.dlopen("libc.so.6", {
+      posix_spawn: {
+        parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+        result: "i32",
+      },
+      posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
+      posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
+      posix_spawnattr_setsigmask: { parameters: ["buffer", "buffer"], result: "i32" },
+      posix_spawnattr_setsigdefault: { parameters: ["buffer", "buffer"], result: "i32" },
+      posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
+      posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" },
+      posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+      posix_spawn_file_actions_addopen: {
+        parameters: ["buffer", "i32", "buffer", "i32", "u32"],
+        result: "i32",
+      },
+      sigemptyset: { parameters: ["buffer"], result: "i32" },
+      sigfillset: { parameters: ["buffer"], result: "i32" },
+      pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+      fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+      close: { parameters: ["i32"], result: "i32" },
+      read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+      write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+      poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+      pidfd_open: { parameters: ["i32", "u32"], result: "i32" },
+      waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+      getpid: { parameters: [], result: "i32" },
+    });
+  } catch {
+    return undefined; // no FFI permission, or no glibc
+  }
+  const c = lib.symbols;
+  const O_NONBLOCK = 0o4000, O_CLOEXEC = 0o2000000, F_SETFL = 4, WNOHANG = 1, POLLIN = 1;
+  const SETSIGDEF = 0x04, SETSIGMASK = 0x08, SETSID = 0x80;
+  const ENOENT = 2, EACCES = 13, ENOEXEC = 8;
+  const SIGNALS = [
+    "SIGHUP",
+    "SIGINT",
+    "SIGQUIT",
+    "SIGILL",
+    "SIGTRAP",
+    "SIGABRT",
+    "SIGBUS",
+    "SIGFPE",
+    "SIGKILL",
+    "SIGUSR1",
+    "SIGSEGV",
+    "SIGUSR2",
+    "SIGPIPE",
+    "SIGALRM",
+    "SIGTERM",
+    "SIGSTKFLT",
+    "SIGCHLD",
+    "SIGCONT",
+    "SIGSTOP",
+    "SIGTSTP",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGURG",
+    "SIGXCPU",
+    "SIGXFSZ",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGWINCH",
+    "SIGIO",
+    "SIGPWR",
+    "SIGSYS",
+  ];
+  const u8 = (a: Int32Array) => new Uint8Array(a.buffer);
+  const enc = new TextEncoder();
+  const cstr = (text: string) => enc.encode(text + "\0");
+  const pointers = (items: Uint8Array[]) => {
+    const out = new BigUint64Array(items.length + 1);
+    items.forEach((b, i) => out[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b))));
+    return out;
+  };
+  // Only the read end is non-blocking: the child's end must block when the pipe is full.
+  const pipe = (): [number, number] | undefined => {
+    const fds = new Int32Array(2);
+    if (c.pipe2(u8(fds), O_CLOEXEC) !== 0) return undefined;
+    c.fcntl(fds[0]!, F_SETFL, O_NONBLOCK);
+    return [fds[0]!, fds[1]!];
+  };
+  // A pidfd is what says a child exited; without one (Linux < 5.3) do not use this.
+  const own = c.pidfd_open(c.getpid(), 0);
+  if (own < 0) return undefined;
+  c.close(own);
+  const wake = pipe();
+  if (wake === undefined) return undefined;
+  c.fcntl(wake[1], F_SETFL, O_NONBLOCK); // a full wake pipe already wakes the poll
+
+  const attr = new Uint8Array(1024);
+  const noSignals = new Uint8Array(128);
+  const allSignals = new Uint8Array(128);
+  c.posix_spawnattr_init(attr);
+  c.sigemptyset(noSignals);
+  c.sigfillset(allSignals);
+  c.posix_spawnattr_setsigmask(attr, noSignals);
+  c.posix_spawnattr_setsigdefault(attr, allSignals);
+  c.posix_spawnattr_setflags(attr, SETSID | SETSIGMASK | SETSIGDEF);
+  const devNull = cstr("/dev/null");
+
+  // fd -> what to do when it is readable (or hung up).
+  const watched = new Map<number, () => void>();
+  let polling = false;
+  const scratch = new Uint8Array(65536);
+  const poke = () => {
+    if (polling) c.write(wake[1], new Uint8Array(1), 1n);
+  };
+  const loop = async () => {
+    polling = true;
+    try {
+      while (watched.size > 0) {
+        const fds = [wake[0], ...watched.keys()];
+        const set = new Int32Array(fds.length * 2);
+        fds.forEach((fd, i) => {
+          set[i * 2] = fd;
+          set[i * 2 + 1] = POLLIN; // events; revents in the upper half
+        });
+        // A timeout, so that a thread never stays in poll after the worker ends.
+        const n = await c.poll(u8(set), BigInt(fds.length), 1000);
+        if (n <= 0) continue;
+        while (c.read(wake[0], scratch, BigInt(scratch.length)) > 0) { /* drained */ }
+        for (let i = 1; i < fds.length; i++) {
+          if ((set[i * 2 + 1]! >>> 16) !== 0) watched.get(fds[i]!)?.();
+        }
+      }
+    } finally {
+      polling = false;
+    }
+  };
+  const watch = (fd: number, ready: () => void) => {
+    watched.set(fd, ready);
+    if (polling) poke();
+    else loop();
+  };
+  const unwatch = (fd: number) => {
+    watched.delete(fd);
+    c.close(fd);
+  };
+
+  const stream = (fd: number): ReadableStream<Uint8Array> => {
+    let open = true;
+    return new ReadableStream<Uint8Array>({
+      start(controller) {
+        watch(fd, () => {
+          while (open) {
+            const n = Number(c.read(fd, scratch, BigInt(scratch.length)));
+            if (n > 0) {
+              controller.enqueue(scratch.slice(0, n));
+              continue;
+            }
+            if (n < 0) return; // EAGAIN (a hang-up reads as 0)
+            open = false;
+            unwatch(fd);
+            controller.close();
+          }
+        });
+      },
+      cancel() {
+        if (!open) return;
+        open = false;
+        unwatch(fd);
+      },
+    });
+  };
+
+  const spawn = (spec: SpawnSpec): { child: FfiChild } | { code: 126 | 127; message: string } => {
+    const run = spec.session ?? { cmd: spec.cmd, args: spec.args };
+    const out = pipe();
+    const err = out && pipe();
+    if (out === undefined || err === undefined) {
+      if (out) { for (const fd of out) c.close(fd); }
+      return { code: 126, message: "cannot execute: no pipe for its output" };
+    }
+    const actions = new Uint8Array(256);
+    c.posix_spawn_file_actions_init(actions);
+    c.posix_spawn_file_actions_addopen(actions, 0, devNull, 0, 0);
+    c.posix_spawn_file_actions_adddup2(actions, out[1], 1);
+    c.posix_spawn_file_actions_adddup2(actions, err[1], 2);
+    const path = cstr(run.cmd);
+    const argv = [path, ...run.args.map(cstr)];
+    const envp = Object.entries(spec.env).map(([k, v]) => cstr(`${k}=${v}`));
+    const pid = new Int32Array(1);
+    const rc = c.posix_spawn(
+      u8(pid),
+      path,
+      actions,
+      attr,
+      new Uint8Array(pointers(argv).buffer),
+      new Uint8Array(pointers(envp).buffer),
+    );
+    c.posix_spawn_file_actions_destroy(actions);
+    c.close(out[1]);
+    c.close(err[1]);
+    if (rc !== 0) {
+      c.close(out[0]);
+      c.close(err[0]);
+      if (rc === ENOENT) return { code: 127, message: "command not found" };
+      if (rc === EACCES) return { code: 126, message: "permission denied" };
+      return {
+        code: 126,
+        message: `cannot execute: ${rc === ENOEXEC ? "exec format error" : `errno ${rc}`}`,
+      };
+    }
+    const child = pid[0]!;
+    const exit = Promise.withResolvers<{ code: number; signal: Deno.Signal | null }>();
+    const pidfd = c.pidfd_open(child, 0);
+    const reap = () => {
+      const st = new Int32Array(1);
+      if (c.waitpid(child, u8(st), WNOHANG) !== child) return false;
+      const w = st[0]!;
+      const sig = w & 0x7f;
+      exit.resolve(
+        sig === 0
+          ? { code: (w >> 8) & 0xff, signal: null }
+          : { code: 128 + sig, signal: (SIGNALS[sig - 1] ?? "SIGKILL") as Deno.Signal },
+      );
+      return true;
+    };
+    if (pidfd < 0) {
+      // Cannot happen once pidfd_open worked for this process; poll the exit.
+      const timer = setInterval(() => reap() && clearInterval(timer), 20);
+    } else {
+      watch(pidfd, () => {
+        if (reap()) unwatch(pidfd);
+      });
+    }
+    return {
+      child: { pid: child, stdout: stream(out[0]), stderr: stream(err[0]), status: exit.promise },
+    };
+  };
+  const close = () => {
+    c.close(wake[0]);
+    c.close(wake[1]);
+    lib.close();
+  };
+  return { spawn, close };
+}
+
+/** The worker's program as source text: {@linkcode spawnerWorker} given both ways to spawn. */
+export const SPAWNER_WORKER_SOURCE =
+  `(${spawnerWorker.toString()})(${spawnChild.toString()}, ${ffiSpawner.toString()});`;
 
 /**
  * The worker's whole program. It is shipped as source text (`toString()`), so
@@ -64,7 +334,10 @@ export const SPAWNER_WORKER_SOURCE = `(${spawnerWorker.toString()})(${spawnChild
  * parameter, never an import or any identifier from this module. Types are
  * fine: they are erased.
  */
-export function spawnerWorker(spawn: typeof spawnChild): void {
+export function spawnerWorker(spawnHere: typeof spawnChild, posix: typeof ffiSpawner): void {
+  // posix_spawn with a new session where it works; Deno.Command (through setsid) elsewhere.
+  const posixSpawn = posix();
+  const spawn = (spec: SpawnSpec) => posixSpawn ? posixSpawn.spawn(spec) : spawnHere(spec);
   const scope = self as unknown as {
     onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
     postMessage(message: FromWorker): void;

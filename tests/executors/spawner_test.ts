@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { executorsSchema } from "../../src/config/executors_schema.ts";
 import { runProcess } from "../../src/executors/_run.ts";
 import { Spawner, type SpawnSpec } from "../../src/executors/_spawner.ts";
+import { ffiSpawner } from "../../src/executors/_spawner_worker.ts";
 import { TailBuffer } from "../../src/executors/_tail.ts";
 import { buildExecutors } from "../../src/executors/mod.ts";
 import { freePort } from "../_helpers/wait.ts";
@@ -399,4 +400,52 @@ Deno.test("Spawner with two threads: 100 concurrent children each get their own 
   assert.equal(spawner.running, true);
   spawner.close();
   await waitFor(() => !spawner.running, { what: "both workers to end" });
+});
+
+Deno.test("posix_spawn: the child leads a session of its own, with the signal mask and dispositions Deno.Command gives (SIGPIPE at its default)", async () => {
+  const posix = ffiSpawner();
+  assert.ok(posix, "on Linux with FFI allowed, children are started with posix_spawn");
+  using _ = { [Symbol.dispose]: () => posix.close() };
+  const started = posix.spawn(spec("/bin/sh", {
+    args: ["-c", "cat /proc/self/stat; grep -E '^Sig(Blk|Ign):' /proc/self/status"],
+  }));
+  assert.ok("child" in started, JSON.stringify(started));
+  const { child } = started;
+  const [stdout, stderr, status] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.status,
+  ]);
+  assert.deepEqual(status, { code: 0, signal: null }, stderr);
+  // /proc/self/stat of cat: "pid (cat) state ppid pgrp session ..."; sh is the leader.
+  const [, pgrp, session] = stdout.split(") ")[1]!.split(" ").slice(1, 4).map(Number);
+  assert.equal(session, child.pid, "the child is the leader of a new session");
+  assert.equal(pgrp, child.pid, "and of its process group");
+  // The signal state Deno.Command gives its children (glibc's two internal
+  // signals, 32 and 33, are ignored either way); SIGPIPE (13) at its default.
+  const signals = (text: string) => text.split("\n").filter((l) => /^Sig(Blk|Ign):/.test(l));
+  const probe = await new Deno.Command("/bin/sh", {
+    args: ["-c", "grep -E '^Sig(Blk|Ign):' /proc/self/status"],
+  }).output();
+  const expected = signals(new TextDecoder().decode(probe.stdout));
+  assert.equal(expected.length, 2);
+  assert.deepEqual(signals(stdout), expected);
+  const ignored = BigInt(`0x${expected[1]!.split(/\s+/)[1]}`);
+  assert.equal(ignored & (1n << 12n), 0n, "SIGPIPE is not ignored");
+});
+
+Deno.test("posix_spawn: a missing program is 127, a file that is not executable 126, and nothing is left open", () => {
+  const posix = ffiSpawner()!;
+  const spawn = (s: SpawnSpec) => posix.spawn(s);
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.writeTextFileSync(`${dir}/plain`, "#!/bin/sh\n");
+    const before = [...Deno.readDirSync("/proc/self/fd")].length;
+    assert.deepEqual(spawn(spec(`${dir}/missing`)), { code: 127, message: "command not found" });
+    assert.deepEqual(spawn(spec(`${dir}/plain`)), { code: 126, message: "permission denied" });
+    assert.equal([...Deno.readDirSync("/proc/self/fd")].length, before, "no pipe leaked");
+  } finally {
+    posix.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
