@@ -22,7 +22,8 @@ export type FromWorker =
   | { key: number; op: "exited"; code: number; signal: Deno.Signal | null }
   | { key: number; op: "output"; stdout: TailBytes; stderr: TailBytes }
   | { key: number; op: "failed"; message: string }
-  | { op: "ready" }
+  /** `posixSpawn`: children start with posix_spawn (false: Deno.Command through setsid). */
+  | { op: "ready"; posixSpawn: boolean }
   | { op: "closed" };
 
 /**
@@ -411,7 +412,7 @@ export function spawnerWorker(spawnHere: typeof spawnChild, posix: typeof ffiSpa
     scope.postMessage({ key: m.key, op: "output", stdout: out.take(), stderr: err.take() });
   };
 
-  scope.postMessage({ op: "ready" });
+  scope.postMessage({ op: "ready", posixSpawn: posixSpawn !== undefined });
   scope.onmessage = (e) => {
     const m = e.data;
     // Every earlier spawn has already reported its pid: spawning is synchronous.
