@@ -190,9 +190,6 @@ export function ffiSpawner():
   const watched = new Map<number, () => void>();
   let polling = false;
   const scratch = new Uint8Array(65536);
-  const poke = () => {
-    if (polling) c.write(wake[1], new Uint8Array(1), 1n);
-  };
   const loop = async () => {
     polling = true;
     try {
@@ -217,7 +214,7 @@ export function ffiSpawner():
   };
   const watch = (fd: number, ready: () => void) => {
     watched.set(fd, ready);
-    if (polling) poke();
+    if (polling) c.write(wake[1], new Uint8Array(1), 1n); // poll again, with this fd
     else loop();
   };
   const unwatch = (fd: number) => {
@@ -229,8 +226,11 @@ export function ffiSpawner():
     let open = true;
     return new ReadableStream<Uint8Array>({
       start(controller) {
+        // At most 4 reads a wake-up: a child writing without pause neither
+        // holds the worker nor queues more than 256 KiB before the drain runs;
+        // poll says again that the rest is there.
         watch(fd, () => {
-          while (open) {
+          for (let reads = 0; open && reads < 4; reads++) {
             const n = Number(c.read(fd, scratch, BigInt(scratch.length)));
             if (n > 0) {
               controller.enqueue(scratch.slice(0, n));

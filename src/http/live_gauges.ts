@@ -1,8 +1,8 @@
 /**
  * The controller's gauges that mirror live state (inbox, MQTT link, fleet,
  * store, waiting and unavailable hosts, event-loop lag, the process's memory),
- * read through callbacks at scrape time. A source that throws leaves its gauge as it was
- * and is logged once per failure streak.
+ * read through callbacks at scrape time. A source that throws leaves its gauge
+ * as it was and is logged once per failure streak.
  * @module
  */
 import { Gauge, type Registry } from "prom-client";
