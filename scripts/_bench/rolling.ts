@@ -141,9 +141,9 @@ export async function rollingRun(ctx: BenchContext, o: RollingOptions): Promise<
         "--config",
         `${dir}/mandrill.json`,
       ], { denoFlags: V8_FLAGS });
-      /** Unavailable hosts in all, and by state where any are. */
-      const unavailable = async () => {
-        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const scrape = async () => await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      /** Unavailable hosts in all, and by state where any are, from a scrape. */
+      const unavailable = (text: string) => {
         const states = [
           ...text.matchAll(/^mandrill_hosts_unavailable\{state="([^"]*)"\} (\S+)$/gm),
         ].filter((m) => Number(m[2]) > 0);
@@ -152,10 +152,8 @@ export async function rollingRun(ctx: BenchContext, o: RollingOptions): Promise<
           states: states.map((m) => `${m[1]} ${m[2]}`).join(", "),
         };
       };
-      const metric = async (name: string) => {
-        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-        return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
-      };
+      const metric = (text: string, name: string) =>
+        Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
       // Heard by heartbeat, not only by retained status: none counts as stale.
       // What is still missing is reported every 15 s and in the timeout's error.
       const tHear = performance.now();
@@ -166,8 +164,9 @@ export async function rollingRun(ctx: BenchContext, o: RollingOptions): Promise<
         await waitUntil(async () => {
           if (m.status) throw new Error(`mandrill exited (${m.status.code})${m.tail()}`);
           try {
-            const heard = await metric("mandrill_fleet_hosts");
-            const { n: down, states } = await unavailable();
+            const text = await scrape();
+            const heard = metric(text, "mandrill_fleet_hosts");
+            const { n: down, states } = unavailable(text);
             const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(async (r) =>
               `${r.status} ${(await r.text()).slice(0, 200)}`
             );

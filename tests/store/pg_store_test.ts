@@ -9,6 +9,7 @@ import { PgStore } from "../../src/store/mod.ts";
 import { connect } from "../../src/store/pg/sql.ts";
 import { Postgres } from "../_helpers/postgres.ts";
 import { startRequestOf } from "../_helpers/store.ts";
+import { waitFor } from "../_helpers/wait.ts";
 
 const req = (id: string, host = "web-1") => ({ id, host });
 const allow = (): StartVerdict => ({ kind: "allow" });
@@ -268,9 +269,10 @@ steps.push([
         assert.deepEqual((await a.commitIntake()).accepted.map((r) => r.id), ["r-2"]);
         // A lease renewal that failed while the database was down is reported
         // until the next one succeeds (every leaseMs / 3).
-        for (let i = 0; i < 100 && a.problem !== undefined; i++) {
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        await waitFor(() => a.problem === undefined, {
+          timeoutMs: 5_000,
+          what: `the store's problem to clear (${a.problem})`,
+        });
         assert.equal(a.problem, undefined);
       } finally {
         await sql.end();
