@@ -41,33 +41,36 @@ const _DEFAULT_STALE_SEC = 90;
 /** The topology of `config`; announced agent hosts are read from `fleet` as they come. */
 export function buildTopology(config: Config, fleet: FleetView): Topology {
   const groups = new Map<string, string[]>();
-  const agentStale = new Map<string, number>();
-  const staleOf = (executor: string | undefined) => {
-    const e = executor === undefined ? undefined : config.executors[executor];
-    return e?.type === "agent" ? e.staleSec ?? _DEFAULT_STALE_SEC : undefined;
-  };
-  for (const [host, entry] of Object.entries(config.hosts)) {
+  // Per executor, not per host: 100,000 agent hosts cost one array of names.
+  const staleByExecutor = new Map<string, number>();
+  for (const [name, e] of Object.entries(config.executors)) {
+    if (e.type === "agent") staleByExecutor.set(name, e.staleSec ?? _DEFAULT_STALE_SEC);
+  }
+  const configured = (host: string) =>
+    Object.hasOwn(config.hosts, host) ? config.hosts[host] : undefined;
+  const configuredAgentHosts: string[] = [];
+  for (const host in config.hosts) {
+    const entry = configured(host);
+    if (entry === undefined) continue;
     if (entry.group !== undefined) {
       let members = groups.get(entry.group);
       if (members === undefined) groups.set(entry.group, members = []);
       members.push(host);
     }
-    const stale = staleOf(entry.executor);
-    if (stale !== undefined) agentStale.set(host, stale);
+    if (staleByExecutor.has(entry.executor)) configuredAgentHosts.push(host);
   }
   const announced = config.fleet.allowAgentHosts ? config.fleet.agentExecutor : undefined;
-  const announcedStale = staleOf(announced);
+  const announcedStale = announced === undefined ? undefined : staleByExecutor.get(announced);
   const isAnnounced = (host: string) =>
     announced !== undefined && !Object.hasOwn(config.hosts, host) && fleet.get(host) !== undefined;
   return {
     target(host) {
-      const h = Object.hasOwn(config.hosts, host) ? config.hosts[host] : undefined;
+      const h = configured(host);
       if (h) return { executor: h.executor, address: h.address, port: h.port, group: h.group };
       return isAnnounced(host) ? { executor: announced! } : undefined;
     },
     groupOf(host) {
-      const group = Object.hasOwn(config.hosts, host) ? config.hosts[host]!.group : undefined;
-      return group ?? `host:${host}`;
+      return configured(host)?.group ?? `host:${host}`;
     },
     sizeOf(key) {
       return key.startsWith("host:") ? 1 : groups.get(key)?.length ?? 0;
@@ -76,16 +79,17 @@ export function buildTopology(config: Config, fleet: FleetView): Topology {
       return groups.get(group) ?? [];
     },
     agentStaleSec(host) {
-      const stale = agentStale.get(host);
-      if (stale !== undefined) return stale;
+      const entry = configured(host);
+      if (entry !== undefined) return staleByExecutor.get(entry.executor);
       return isAnnounced(host) ? announcedStale : undefined;
     },
     acceptsAgent(host) {
-      if (agentStale.has(host)) return true;
-      return announced !== undefined && !Object.hasOwn(config.hosts, host);
+      const entry = configured(host);
+      if (entry !== undefined) return staleByExecutor.has(entry.executor);
+      return announced !== undefined;
     },
     *agentHosts() {
-      yield* agentStale.keys();
+      yield* configuredAgentHosts;
       if (announced === undefined) return;
       for (const host of fleet.hosts()) if (!Object.hasOwn(config.hosts, host)) yield host;
     },

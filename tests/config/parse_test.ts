@@ -89,6 +89,30 @@ Deno.test("parseConfig() gives each config its own default arrays", () => {
   assert.deepEqual(sshB.command, ["sudo", "systemctl", "reboot"]);
 });
 
+Deno.test("hosts with the same settings share one frozen entry, kept as written", () => {
+  const config = parseConfig({
+    executors: { agent: { type: "agent" }, ssh: { type: "ssh" } },
+    security: { allowUnsigned: true },
+    hosts: {
+      "web-1": { executor: "agent", group: "web" },
+      "web-2": { group: "web", executor: "agent" },
+      "web-3": { executor: "agent", group: "db" },
+      "db-1": { executor: "ssh", group: "web", address: "10.0.0.1" },
+      "db-2": { executor: "ssh", group: "web", address: "10.0.0.1", port: 2222 },
+      "db-3": { executor: "ssh", group: "web", address: "10.0.0.1" },
+    },
+  });
+  const h = config.hosts;
+  assert.equal(h["web-1"], h["web-2"], "the key order of the file does not matter");
+  assert.equal(h["db-1"], h["db-3"]);
+  assert.notEqual(h["web-1"], h["web-3"]);
+  assert.notEqual(h["db-1"], h["db-2"]);
+  assert.ok(Object.isFrozen(h["web-1"]), "a shared entry cannot be changed through one host");
+  assert.deepEqual(h["web-3"], { executor: "agent", group: "db" });
+  assert.deepEqual(h["db-2"], { executor: "ssh", group: "web", address: "10.0.0.1", port: 2222 });
+  assert.deepEqual(Object.keys(h), ["web-1", "web-2", "web-3", "db-1", "db-2", "db-3"]);
+});
+
 Deno.test("the example config of DESIGN.md is valid", () => {
   const config = parseConfig(fixture("design_example.json"));
   assert.equal(config.hosts["web-1"]?.executor, "ssh");
