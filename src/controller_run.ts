@@ -75,6 +75,9 @@ export interface Working {
 /** Runs `w` until `w.stop` aborts; `onKillSwitchKnown` once its state is known. */
 export async function run(w: Working, onKillSwitchKnown: () => void): Promise<void> {
   const stop = w.stop.signal;
+  // As soon as they are granted, not after the kill switch: a run stopped
+  // before that still leaves the next config the filters to remove.
+  _rememberFilters(w);
   try {
     await learnKillSwitch(w.conn, w.topics, w.killSwitch, stop);
   } catch {
@@ -86,7 +89,6 @@ export async function run(w: Working, onKillSwitchKnown: () => void): Promise<vo
     watchDelivery(w.conn, w.topics.restart, w.syncs, w.undelivered, stop);
   }
   await w.restarts.resume();
-  _rememberFilters(w);
   await Promise.all([
     w.dispatcher.run({ stop, abort: w.abort.signal }),
     w.chaos.run(stop),

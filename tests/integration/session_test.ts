@@ -36,6 +36,11 @@ Deno.test("session: after topicPrefix changed on a kept session, the new topic w
   {
     await using a = MandrillProcess.start(["run", "--config", fileA]);
     await a.waitForLine(/Subscribed to/);
+    // What the next run removes from the kept session: the filters it remembered.
+    await waitFor(() => {
+      using reader = SqliteStore.openReader(`${dir}/m.db`);
+      return reader.metaGet("mqtt.filters")?.includes("pa/restart");
+    }, { what: "the first run's filters in the store" });
     a.kill("SIGTERM");
     assert.equal((await a.exited()).code, 0);
   }
