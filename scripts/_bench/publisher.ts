@@ -15,6 +15,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import "../../src/mqtt/_quiet_debug.ts";
 import mqtt from "mqtt";
 import { epochMs } from "./proc.ts";
 

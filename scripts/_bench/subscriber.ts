@@ -11,6 +11,7 @@
  * Usage: `deno run -A subscriber.ts '{"url","topic","count","events"?,"eventsTopic"?}'`
  * @module
  */
+import "../../src/mqtt/_quiet_debug.ts";
 import mqtt from "mqtt";
 import { epochMs } from "./proc.ts";
 

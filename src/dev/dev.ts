@@ -4,6 +4,7 @@
  * pace, logs in pretty form. Ctrl-C shuts everything down.
  * @module
  */
+import "../mqtt/_quiet_debug.ts";
 import mqtt from "mqtt";
 import { delay } from "../async/mod.ts";
 import { parseConfig } from "../config/mod.ts";

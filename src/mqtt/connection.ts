@@ -6,6 +6,7 @@
  * @module
  */
 import { setImmediate } from "node:timers";
+import "./_quiet_debug.ts";
 import mqtt from "mqtt";
 import type { MqttClient } from "mqtt";
 import { errorMessage, log } from "../log.ts";
