@@ -35,7 +35,7 @@ export class Dispatcher {
   readonly #o: DispatcherOptions;
   /** One key per host: never two actions on one host at once. */
   readonly #hosts = new KeyedLimiter({ limit: Infinity });
-  readonly #claimed = new Map<string, InFlight>();
+  readonly #claimed = new Map<string, _Flight>();
   #wake: (() => void) | undefined;
   #woken = false;
   #windowFreed: (() => void) | undefined;
@@ -76,7 +76,11 @@ export class Dispatcher {
 
   /** Work claimed and not finished. */
   inFlight(): InFlight[] {
-    return [...this.#claimed.values()];
+    return [...this.#claimed.values()].map(({ waitingFor, ...f }) =>
+      waitingFor === undefined
+        ? f
+        : { ...f, waitingFor: typeof waitingFor === "string" ? waitingFor : waitingFor.reason }
+    );
   }
 
   /** How many requests wait for the budget, by why (`mandrill_requests_waiting{reason}`). */
@@ -237,16 +241,19 @@ export class Dispatcher {
           const giveUp = this.#giveUp(row, decision);
           if (giveUp !== undefined) return this.#o.restarts.skip(row, "budget", giveUp);
           if (flight.waitCode === undefined) {
-            log("dispatcher").info("Request {id} for {host} waits: {reason}", {
+            const why = decision;
+            // Lazily: the reason is written only if the line is (most requests never show it).
+            log("dispatcher").info("Request {id} for {host} waits: {reason}", () => ({
               id: row.id,
               host: row.host,
-              reason: decision.reason,
-            });
+              reason: why.reason,
+            }));
           }
-          // What it waits for, written at most once a second (each change gates it again).
+          // What it waits for, taken at most once a second (each change gates it again)
+          // and written out only when shown.
           const now = this.#o.clock.now();
           if (flight.waitCode !== decision.code || now - reasonAt >= 1_000) {
-            Object.assign(flight, { waitingFor: decision.reason, waitCode: decision.code });
+            Object.assign(flight, { waitingFor: decision, waitCode: decision.code });
             reasonAt = now;
           }
           await this.#o.facts.budgetWait(row.host, {
@@ -274,7 +281,7 @@ export class Dispatcher {
     });
   }
 
-  #storeWait(row: InboxRow, flight: InFlight, detail: string): void {
+  #storeWait(row: InboxRow, flight: _Flight, detail: string): void {
     if (flight.waitCode !== "store") {
       log("dispatcher").warn("Request {id} for {host} waits for the store: {detail}", {
         id: row.id,
@@ -298,3 +305,6 @@ export class Dispatcher {
     }s for the budget (maxWaitSec ${maxWaitSec}): ${decision.reason}`;
   }
 }
+
+/** An {@linkcode InFlight} as kept: what it waits for is a decision whose reason is read when shown. */
+type _Flight = Omit<InFlight, "waitingFor"> & { waitingFor?: string | { readonly reason: string } };

@@ -60,6 +60,9 @@ export interface UnavailabilityBudgetOptions {
   refreshMs?: number;
 }
 
+/** A group with nobody down (checked often: one for all). */
+const _NONE_DOWN: ReadonlyMap<string, Unavailability> = new Map();
+
 /** Who is down, and whether one more may go; see the module doc. */
 export class UnavailabilityBudget implements Disposable {
   readonly #o: UnavailabilityBudgetOptions;
@@ -158,7 +161,7 @@ export class UnavailabilityBudget implements Disposable {
     const group = topology.groupOf(host);
     const all = outages === undefined ? this.#all : this.#mergedWith(outages);
     const down = outages === undefined
-      ? this.#byGroup.get(group) ?? new Map<string, Unavailability>()
+      ? this.#byGroup.get(group) ?? _NONE_DOWN
       : new Map([...all].filter(([h]) => topology.groupOf(h) === group));
     const inGroup = down.size + (down.has(host) ? 0 : 1);
     const limit = budgetLimit(limits.maxUnavailablePerGroup, topology.sizeOf(group));
