@@ -155,10 +155,38 @@ export function ffiSpawner():
   const u8 = (a: Int32Array) => new Uint8Array(a.buffer);
   const enc = new TextEncoder();
   const cstr = (text: string) => enc.encode(text + "\0");
-  const pointers = (items: Uint8Array[]) => {
-    const out = new BigUint64Array(items.length + 1);
-    items.forEach((b, i) => out[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b))));
+  // C strings packed into one buffer: one encode and one pointer for all of
+  // them (a string per variable of the environment was a third of a spawn).
+  const packed = (items: string[]) => {
+    const block = enc.encode(items.length === 0 ? "" : items.join("\0") + "\0");
+    const offsets: number[] = [];
+    for (let i = 0, start = 0; i < block.length; i++) {
+      if (block[i] === 0) {
+        offsets.push(start);
+        start = i + 1;
+      }
+    }
+    return { block, offsets };
+  };
+  // NULL-terminated char*[] into `p`; `p.block` must stay referenced while it is used.
+  const pointers = (p: { block: Uint8Array; offsets: number[] }) => {
+    const out = new BigUint64Array(p.offsets.length + 1);
+    if (p.offsets.length === 0) return out;
+    const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(p.block)));
+    for (let i = 0; i < p.offsets.length; i++) out[i] = base + BigInt(p.offsets[i]!);
     return out;
+  };
+  // The environments children get, packed: executors pass the same few again and again.
+  const envs = new Map<string, { block: Uint8Array; offsets: number[] }>();
+  const packedEnv = (env: Record<string, string>) => {
+    const items = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+    const key = items.join("\0");
+    let p = envs.get(key);
+    if (p === undefined) {
+      if (envs.size >= 16) envs.clear();
+      envs.set(key, p = packed(items));
+    }
+    return p;
   };
   // Only the read end is non-blocking: the child's end must block when the pipe is full.
   const pipe = (): [number, number] | undefined => {
@@ -253,6 +281,11 @@ export function ffiSpawner():
 
   const spawn = (spec: SpawnSpec): { child: FfiChild } | { code: 126 | 127; message: string } => {
     const run = spec.session ?? { cmd: spec.cmd, args: spec.args };
+    // A NUL would end one C string and start the next: refused, as Deno.Command does.
+    const nul = (text: string) => text.includes("\0");
+    if (nul(run.cmd) || run.args.some(nul) || Object.entries(spec.env).some((e) => e.some(nul))) {
+      return { code: 126, message: "cannot execute: nul byte found in provided data" };
+    }
     const out = pipe();
     const err = out && pipe();
     if (out === undefined || err === undefined) {
@@ -265,8 +298,8 @@ export function ffiSpawner():
     c.posix_spawn_file_actions_adddup2(actions, out[1], 1);
     c.posix_spawn_file_actions_adddup2(actions, err[1], 2);
     const path = cstr(run.cmd);
-    const argv = [path, ...run.args.map(cstr)];
-    const envp = Object.entries(spec.env).map(([k, v]) => cstr(`${k}=${v}`));
+    const argv = packed([run.cmd, ...run.args]);
+    const envp = packedEnv(spec.env);
     const pid = new Int32Array(1);
     const rc = c.posix_spawn(
       u8(pid),

@@ -449,3 +449,27 @@ Deno.test("posix_spawn: a missing program is 127, a file that is not executable 
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("posix_spawn: arguments and environment arrive as given, empty and non-ASCII ones too; a NUL byte is refused", async () => {
+  const posix = ffiSpawner()!;
+  using _ = { [Symbol.dispose]: () => posix.close() };
+  const env = { A: "", B: "é=1 ü", C: "three" };
+  const args = ["-c", 'printf "<%s>" "$@"; printf "[%s]" "$A" "$B" "$C"', "sh", "x", "", "ünï"];
+  // Twice: the second spawn reuses the packed environment of the first.
+  for (let i = 0; i < 2; i++) {
+    const started = posix.spawn(spec("/bin/sh", { args, env }));
+    assert.ok("child" in started, JSON.stringify(started));
+    const [stdout, status] = await Promise.all([
+      new Response(started.child.stdout).text(),
+      started.child.status,
+      new Response(started.child.stderr).text(),
+    ]);
+    assert.deepEqual(status, { code: 0, signal: null });
+    assert.equal(stdout, "<x><><ünï>[][é=1 ü][three]");
+  }
+  const before = [...Deno.readDirSync("/proc/self/fd")].length;
+  const refused = { code: 126, message: "cannot execute: nul byte found in provided data" };
+  assert.deepEqual(posix.spawn(spec("/bin/echo", { args: ["a\0b"] })), refused);
+  assert.deepEqual(posix.spawn(spec("/bin/true", { env: { X: "a\0b" } })), refused);
+  assert.equal([...Deno.readDirSync("/proc/self/fd")].length, before, "no pipe leaked");
+});
