@@ -127,24 +127,25 @@ async function _readBounded(path: string, signal?: AbortSignal): Promise<Uint8Ar
     new _Refused(`is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB: not a config file`);
   if (info.size > MAX_CONFIG_BYTES) throw tooLarge();
   using file = await Deno.open(path, { read: true });
-  const chunks: Uint8Array[] = [];
+  // One buffer of the size the file says, plus a byte to see it grew (or is
+  // a /proc file that says 0, whose sysctls answer only a first read): a
+  // 100,000-host config is read without copies.
+  let buf = new Uint8Array(Math.max(info.size + 1, 64 * 1024));
   let total = 0;
-  const buf = new Uint8Array(64 * 1024);
   while (true) {
     signal?.throwIfAborted();
-    const n = await file.read(buf);
+    if (total === buf.length) {
+      if (total > MAX_CONFIG_BYTES) throw tooLarge();
+      const bigger = new Uint8Array(Math.min(buf.length * 2 + 4096, MAX_CONFIG_BYTES + 1));
+      bigger.set(buf);
+      buf = bigger;
+    }
+    const n = await file.read(buf.subarray(total));
     if (n === null) break;
     total += n;
-    if (total > MAX_CONFIG_BYTES) throw tooLarge();
-    chunks.push(buf.slice(0, n));
   }
-  const bytes = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    bytes.set(c, off);
-    off += c.length;
-  }
-  return bytes;
+  if (total > MAX_CONFIG_BYTES) throw tooLarge();
+  return buf.subarray(0, total);
 }
 
 /** Strict UTF-8 (a leading BOM dropped); invalid bytes are an error naming their offset, never replaced. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError, loadAgentConfig, loadConfig } from "../../src/config/mod.ts";
+import { readJsonFile } from "../../src/config/load.ts";
 import { configErrorOfAsync } from "./_assert.ts";
 
 const fixture = (name: string): string => new URL(`./fixtures/${name}`, import.meta.url).pathname;
@@ -174,4 +175,13 @@ Deno.test("loadConfig() refuses hostile files with one clear line: too large, no
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("readJsonFile() reads a file that says it is empty but is not (a /proc file)", async () => {
+  // /proc files report size 0; this one holds a number of several digits, which is JSON.
+  const path = "/proc/sys/kernel/pid_max";
+  assert.equal((await Deno.stat(path)).size, 0);
+  const expected = Number(await Deno.readTextFile(path));
+  assert.ok(expected >= 10);
+  assert.equal(await readJsonFile(path), expected);
 });
