@@ -176,13 +176,17 @@ export function ffiSpawner():
     for (let i = 0; i < p.offsets.length; i++) out[i] = base + BigInt(p.offsets[i]!);
     return out;
   };
-  // The environments children get, packed: executors pass the same few again and again.
+  // A NUL would end one C string and start the next: refused, as Deno.Command does.
+  const nul = (text: string) => text.includes("\0");
+  // The environments children get, packed: executors pass the same few again
+  // and again. Undefined for one with a NUL (checked once, when first packed).
   const envs = new Map<string, { block: Uint8Array; offsets: number[] }>();
   const packedEnv = (env: Record<string, string>) => {
     const items = Object.entries(env).map(([k, v]) => `${k}=${v}`);
     const key = items.join("\0");
     let p = envs.get(key);
     if (p === undefined) {
+      if (items.some(nul)) return undefined;
       if (envs.size >= 16) envs.clear();
       envs.set(key, p = packed(items));
     }
@@ -281,9 +285,8 @@ export function ffiSpawner():
 
   const spawn = (spec: SpawnSpec): { child: FfiChild } | { code: 126 | 127; message: string } => {
     const run = spec.session ?? { cmd: spec.cmd, args: spec.args };
-    // A NUL would end one C string and start the next: refused, as Deno.Command does.
-    const nul = (text: string) => text.includes("\0");
-    if (nul(run.cmd) || run.args.some(nul) || Object.entries(spec.env).some((e) => e.some(nul))) {
+    const envp = packedEnv(spec.env);
+    if (nul(run.cmd) || run.args.some(nul) || envp === undefined) {
       return { code: 126, message: "cannot execute: nul byte found in provided data" };
     }
     const out = pipe();
@@ -299,7 +302,6 @@ export function ffiSpawner():
     c.posix_spawn_file_actions_adddup2(actions, err[1], 2);
     const path = cstr(run.cmd);
     const argv = packed([run.cmd, ...run.args]);
-    const envp = packedEnv(spec.env);
     const pid = new Int32Array(1);
     const rc = c.posix_spawn(
       u8(pid),

@@ -241,12 +241,11 @@ export class Dispatcher {
           const giveUp = this.#giveUp(row, decision);
           if (giveUp !== undefined) return this.#o.restarts.skip(row, "budget", giveUp);
           if (flight.waitCode === undefined) {
-            const why = decision;
             // Lazily: the reason is written only if the line is (most requests never show it).
             log("dispatcher").info("Request {id} for {host} waits: {reason}", () => ({
               id: row.id,
               host: row.host,
-              reason: why.reason,
+              reason: decision.reason,
             }));
           }
           // What it waits for, taken at most once a second (each change gates it again)
