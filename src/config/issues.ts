@@ -65,7 +65,7 @@ export class IssueCollector {
         }
         return "does not match any of the allowed forms";
       case "invalid_key":
-        return `invalid key: ${issue.issues?.[0]?.message ?? "not allowed here"}`;
+        return invalidKeyMessage(issue.issues);
       case "invalid_format":
         return `expected ${issue.format}`;
       default:
@@ -93,6 +93,11 @@ export class IssueCollector {
     }
     return out;
   }
+}
+
+/** The message of a record's key that failed its schema with `issues`. */
+export function invalidKeyMessage(issues: readonly { message: string }[] | undefined): string {
+  return `invalid key: ${issues?.[0]?.message ?? "not allowed here"}`;
 }
 
 /** Keys of earlier versions, by path: what they became and why. */

@@ -3,13 +3,20 @@
  * rules, every problem collected into one {@linkcode ConfigError}.
  * @module
  */
-import type { z } from "zod";
+import { z } from "zod";
+import { hostSchema } from "../contract/ids.ts";
 import { type AgentConfig, agentConfigSchema } from "./agent_schema.ts";
 import { checkAgentConfig, checkConfig } from "./cross_checks.ts";
 import { expandEnv } from "./env.ts";
 import { ConfigError } from "./error.ts";
-import { IssueCollector, isWithin, type PathIssue, toConfigIssue } from "./issues.ts";
-import { type Config, configSchema } from "./schema.ts";
+import {
+  invalidKeyMessage,
+  IssueCollector,
+  isWithin,
+  type PathIssue,
+  toConfigIssue,
+} from "./issues.ts";
+import { type Config, configSchema, hostEntrySchema } from "./schema.ts";
 
 /** Options of {@linkcode parseConfig} and {@linkcode parseAgentConfig}. */
 export interface ParseConfigOptions {
@@ -31,26 +38,82 @@ export interface ParseConfigOptions {
  * @throws {ConfigError} listing every problem found.
  */
 export function parseConfig(json: unknown, options: ParseConfigOptions = {}): Config {
-  const config = _parse(configSchema, json, options, checkConfig);
-  _shareEqualEntries(config.hosts);
+  let hosts: Config["hosts"] | undefined;
+  const config = _parse(configSchema, json, options, checkConfig, (input, collector) => {
+    if (!_isPlainObject(input) || !_isPlainObject(input.hosts)) return { input, issues: [] };
+    const parsed = _parseHosts(input.hosts, collector);
+    hosts = parsed.hosts;
+    return { input: { ...input, hosts: {} }, issues: parsed.issues };
+  });
+  if (hosts !== undefined) config.hosts = hosts;
   return config;
 }
 
+type _HostEntry = Config["hosts"][string];
+
 /**
- * Hosts with the same settings share one frozen entry object: a fleet of
- * 100,000 agent hosts in 100 groups holds 100 entries, not 100,000.
+ * `hosts` validated one distinct entry at a time, as zod's record of
+ * {@linkcode hostEntrySchema} would, with the same issues. Hosts with the same
+ * settings share one frozen entry: a fleet of 100,000 agent hosts in 100
+ * groups is validated 100 times and holds 100 entries, not 100,000, and
+ * nothing but the record is built per host.
  */
-function _shareEqualEntries(hosts: Config["hosts"]): void {
-  const shared = new Map<string, Config["hosts"][string]>();
-  for (const host in hosts) {
-    if (!Object.hasOwn(hosts, host)) continue;
-    const entry = hosts[host]!;
-    // Zod builds every entry in the schema's key order, so equal entries print alike.
-    const key = JSON.stringify(entry);
-    let one = shared.get(key);
-    if (one === undefined) shared.set(key, one = Object.freeze(entry));
-    hosts[host] = one;
+function _parseHosts(
+  raw: Record<string, unknown>,
+  collector: IssueCollector,
+): { hosts: Config["hosts"]; issues: PathIssue[] } {
+  const hosts: Config["hosts"] = {};
+  const issues: PathIssue[] = [];
+  // The entry as written -> its result; an entry as parsed -> its one shared copy.
+  const written = new Map<string, _HostEntry | readonly PathIssue[]>();
+  const shared = new Map<string, _HostEntry>();
+  for (const host of Object.keys(raw)) {
+    const name = hostSchema.safeParse(host, { error: collector.errorMap });
+    if (!name.success) {
+      // Like zod's record: a bad key's entry is not looked at.
+      issues.push({ path: ["hosts", host], message: invalidKeyMessage(name.error.issues) });
+      continue;
+    }
+    const entry = raw[host];
+    const key = _jsonKey(entry);
+    let parsed = key === undefined ? undefined : written.get(key);
+    if (parsed === undefined) {
+      const result = hostEntrySchema.safeParse(entry, {
+        error: collector.errorMap,
+        reportInput: true,
+      });
+      if (result.success) {
+        // Zod builds every entry in the schema's key order, so equal entries print alike.
+        const printed = JSON.stringify(result.data);
+        parsed = shared.get(printed);
+        if (parsed === undefined) shared.set(printed, parsed = Object.freeze(result.data));
+      } else parsed = collector.translate(result.error.issues);
+      if (key !== undefined) written.set(key, parsed);
+    }
+    if (Array.isArray(parsed)) {
+      for (const issue of parsed) {
+        issues.push({ path: ["hosts", host, ...issue.path], message: issue.message });
+      }
+    } else hosts[host] = parsed as _HostEntry;
   }
+  return { hosts, issues };
+}
+
+/** `entry` as JSON, to recognize an entry written twice; undefined for what JSON cannot hold. */
+function _jsonKey(entry: unknown): string | undefined {
+  if (typeof entry !== "object" || entry === null) return undefined;
+  try {
+    return JSON.stringify(entry);
+  } catch {
+    return undefined; // a BigInt or a cycle: validated on its own
+  }
+}
+
+/** The kind of object zod's `z.record` accepts: a plain object, not an array. */
+function _isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 /**
@@ -61,18 +124,56 @@ export function parseAgentConfig(json: unknown, options: ParseConfigOptions = {}
   return _parse(agentConfigSchema, json, options, checkAgentConfig);
 }
 
+/**
+ * Validates one top-level field of the input apart from the schema: returns
+ * the input the schema gets instead, and that field's issues.
+ */
+type _Apart = (
+  input: unknown,
+  collector: IssueCollector,
+) => { input: unknown; issues: readonly PathIssue[] };
+
+/**
+ * `schemaIssues` with `apartIssues` (all under one top-level field) where
+ * zod would have put them: in the order of the schema's fields, unknown
+ * keys last.
+ */
+function _inSchemaOrder(
+  schema: z.ZodType,
+  schemaIssues: PathIssue[],
+  apartIssues: readonly PathIssue[],
+): PathIssue[] {
+  if (apartIssues.length === 0) return schemaIssues;
+  const fields = schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+  const rank = (issue: PathIssue) => {
+    const i = fields.indexOf(String(issue.path[0]));
+    return issue.path.length === 0 ? -1 : i === -1 ? fields.length : i;
+  };
+  const at = rank(apartIssues[0]!);
+  const before = schemaIssues.findIndex((issue) => rank(issue) > at);
+  return before === -1
+    ? [...schemaIssues, ...apartIssues]
+    : [...schemaIssues.slice(0, before), ...apartIssues, ...schemaIssues.slice(before)];
+}
+
 function _parse<S extends z.ZodType>(
   schema: S,
   json: unknown,
   options: ParseConfigOptions,
   crossCheck: (input: unknown) => PathIssue[],
+  apart?: _Apart,
 ): z.output<S> {
   const envIssues: PathIssue[] = [];
   const env = options.env ?? {};
   const expanded = _expandDeep(json, env, [], envIssues);
   const collector = new IssueCollector();
-  const result = schema.safeParse(expanded, { error: collector.errorMap, reportInput: true });
-  const schemaIssues = result.success ? [] : collector.translate(result.error.issues);
+  const split = apart?.(expanded, collector) ?? { input: expanded, issues: [] };
+  const result = schema.safeParse(split.input, { error: collector.errorMap, reportInput: true });
+  const schemaIssues = _inSchemaOrder(
+    schema,
+    result.success ? [] : collector.translate(result.error.issues),
+    split.issues,
+  );
 
   // An unexpanded "${X}" would fail validation too: report the cause once.
   const issues = [

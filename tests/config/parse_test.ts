@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { type Config, ConfigError, parseAgentConfig, parseConfig } from "../../src/config/mod.ts";
+import {
+  type Config,
+  ConfigError,
+  configSchema,
+  parseAgentConfig,
+  parseConfig,
+} from "../../src/config/mod.ts";
+import { IssueCollector, toConfigIssue } from "../../src/config/issues.ts";
 import { assertIssues, configErrorOf } from "./_assert.ts";
 
 const fixture = (name: string): unknown =>
@@ -111,6 +118,61 @@ Deno.test("hosts with the same settings share one frozen entry, kept as written"
   assert.deepEqual(h["web-3"], { executor: "agent", group: "db" });
   assert.deepEqual(h["db-2"], { executor: "ssh", group: "web", address: "10.0.0.1", port: 2222 });
   assert.deepEqual(Object.keys(h), ["web-1", "web-2", "web-3", "db-1", "db-2", "db-3"]);
+});
+
+Deno.test("hosts are validated entry by entry with the issues zod's record of entries gives, in its order", async (t) => {
+  // The reference: the same input through the schema alone, hosts and all.
+  const zodIssues = (input: unknown) => {
+    const collector = new IssueCollector();
+    const result = configSchema.safeParse(input, {
+      error: collector.errorMap,
+      reportInput: true,
+    });
+    assert.ok(!result.success);
+    return collector.translate(result.error.issues).map(toConfigIssue);
+  };
+  const cases: Record<string, unknown> = {
+    "entries written alike, each host named": {
+      executors: { ssh: { type: "ssh" } },
+      hosts: { "web-1": {}, "web-2": {}, "web-3": { executor: "ssh" }, "web-4": {} },
+    },
+    "every kind of bad entry and key, with issues before and after hosts": {
+      mqtt: { url: 5 },
+      executors: { ssh: { type: "ssh" } },
+      hosts: {
+        "web_1": { executor: "ssh" },
+        "web-2": { executor: "ssh", prot: 22 },
+        "web-3": "ssh",
+        "web-4": { executor: "ssh", port: 0 },
+        "web-5": { executor: "ssh", prot: 22 },
+        "-web": {},
+        "web-6": null,
+        "web-7": { executor: "", group: "a b" },
+      },
+      policy: { maxUnavailable: 0 },
+      extra: true,
+    },
+    "only hosts wrong": { executors: { ssh: { type: "ssh" } }, hosts: { "web-1": { port: "22" } } },
+  };
+  for (const [name, input] of Object.entries(cases)) {
+    await t.step(name, () => {
+      const expected = zodIssues(input);
+      assert.ok(expected.some((issue) => issue.path.startsWith("hosts")));
+      assert.deepEqual(configErrorOf(() => parseConfig(input)).issues, expected);
+    });
+  }
+  await t.step("hosts that are not an object are left to the schema", () => {
+    for (const hosts of [[], "web-1", null, 3]) {
+      assert.deepEqual(configErrorOf(() => parseConfig({ hosts })).issues, zodIssues({ hosts }));
+    }
+  });
+  await t.step("the input is not changed", () => {
+    const input = { executors: { ssh: { type: "ssh" } }, hosts: { "web-1": { executor: "ssh" } } };
+    const copy = structuredClone(input);
+    const config = parseConfig(input);
+    assert.deepEqual(input, copy);
+    assert.notEqual(config.hosts["web-1"], input.hosts["web-1"]);
+  });
 });
 
 Deno.test("the example config of DESIGN.md is valid", () => {
