@@ -22,9 +22,10 @@ const USAGE = `Usage: deno task bench [options]
 
 Starts Mosquitto on an ephemeral port and measures mandrill: ceiling (bare
 subscriber), pipeline (dry run), executor (/bin/true), ssh fanout (one real
-sshd, 200 hosts, against xargs -P, Ansible and pssh), ssh recovery (hosts
-that come back on a new boot id), latency (publish → executor start),
-memory with a simulated fleet, and shutdown.
+sshd, 200 hosts, against xargs -P, Ansible and pssh; again with every tool on
+the X25519 key exchange), ssh recovery (hosts that come back on a new boot
+id), latency (publish → executor start), memory with a simulated fleet, and
+shutdown.
 
 Options:
   --quick              Shorter scenarios for a smoke run (N 5,000, 5 s loads)

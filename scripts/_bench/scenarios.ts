@@ -15,7 +15,12 @@ import { type ShutdownRun, shutdownRun } from "./shutdown.ts";
 import { Figures, repeat } from "./figures.ts";
 import { findProgram } from "./proc.ts";
 import type { Goal } from "./report.ts";
-import { type FanoutResult, sshFanoutScenario, sshRecoveryScenario } from "./ssh_scenarios.ts";
+import {
+  type FanoutResult,
+  sshFanoutScenario,
+  sshRecoveryScenario,
+  X25519_OPTIONS,
+} from "./ssh_scenarios.ts";
 import { type Figure, median, mib } from "./stats.ts";
 import {
   type CeilingRun,
@@ -33,6 +38,7 @@ export const SCENARIOS = [
   "executor",
   "ssh-fanout",
   "ssh-recovery",
+  "ssh-fanout-x25519",
   "latency",
   "latency-sustained",
   "fleet",
@@ -268,6 +274,17 @@ export async function runScenarios(
     fanout = await sshFanoutScenario(ctx, { f, details, notes });
   });
   await attempt("ssh-recovery", () => sshRecoveryScenario(ctx, { f, details, notes }, fanout));
+  await attempt("ssh-fanout-x25519", async () => {
+    if (ctx.sshOptions.some((o) => /^KexAlgorithms[= ]/i.test(o))) {
+      notes.push("ssh-fanout-x25519: skipped: --ssh-option already sets KexAlgorithms.");
+      return;
+    }
+    await sshFanoutScenario(ctx, { f, details, notes }, {
+      scenario: "ssh-fanout-x25519",
+      sshOptions: [...ctx.sshOptions, ...X25519_OPTIONS],
+      goalSuffix: `, every tool with ${X25519_OPTIONS.join(" ")}`,
+    });
+  });
 
   await attempt("latency", async () => {
     const runs = await repeat(ctx, {

@@ -40,18 +40,35 @@ export interface FanoutResult {
 
 const fmt = (n: number) => n.toLocaleString("en-US");
 
+/**
+ * The options of ssh-fanout-x25519: every tool with the X25519 key exchange
+ * instead of OpenSSH's default post-quantum hybrid, which costs each ssh
+ * client most of its CPU.
+ */
+export const X25519_OPTIONS: readonly string[] = ["KexAlgorithms=curve25519-sha256"];
+
+/** Which fan-out: its scenario name, and the ssh options every tool gets. */
+export interface FanoutVariant {
+  scenario: "ssh-fanout" | "ssh-fanout-x25519";
+  sshOptions: readonly string[];
+  /** Said of every goal of this variant, e.g. the options it ran with. */
+  goalSuffix: string;
+}
+
 /** ssh-fanout: each peer, then mandrill, round robin `ctx.runs` times, on one sshd. */
 export async function sshFanoutScenario(
   ctx: BenchContext,
   out: ScenarioSink,
+  variant: FanoutVariant = { scenario: "ssh-fanout", sshOptions: ctx.sshOptions, goalSuffix: "" },
 ): Promise<FanoutResult> {
   const { sshHosts: hosts, sshConcurrency: n } = ctx.sizes;
   const { f } = out;
-  await using fleet = await SshFleet.start({ hosts, sshOptions: ctx.sshOptions });
+  const { scenario, goalSuffix } = variant;
+  await using fleet = await SshFleet.start({ hosts, sshOptions: variant.sshOptions });
   const peers = await fanoutPeers();
   for (const p of peers.filter((p) => p.missing)) {
-    ctx.progress(`ssh-fanout: ${p.name} skipped: ${p.missing}`);
-    out.notes.push(`ssh-fanout: ${p.name} skipped: ${p.missing}.`);
+    ctx.progress(`${scenario}: ${p.name} skipped: ${p.missing}`);
+    out.notes.push(`${scenario}: ${p.name} skipped: ${p.missing}.`);
   }
   const available = peers.filter((p) => !p.missing);
   // Round robin (xargs, the peers, mandrill; then again), so a change in the
@@ -62,7 +79,7 @@ export async function sshFanoutScenario(
     for (const p of available) {
       const r = await _timedStep(
         ctx,
-        `ssh-fanout ${p.name} run ${i}/${ctx.runs}`,
+        `${scenario} ${p.name} run ${i}/${ctx.runs}`,
         () => p.run(fleet, n),
       );
       peerRuns.get(p.name)!.push(r);
@@ -70,12 +87,13 @@ export async function sshFanoutScenario(
     runs.push(
       await _timedStep(
         ctx,
-        `ssh-fanout mandrill run ${i}/${ctx.runs}`,
+        `${scenario} mandrill run ${i}/${ctx.runs}`,
         () => mandrillFanoutRun(ctx, fleet, n),
       ),
     );
   }
-  out.details.sshFanout = {
+  out.details[scenario === "ssh-fanout" ? "sshFanout" : "sshFanoutX25519"] = {
+    sshOptions: variant.sshOptions,
     hosts,
     concurrency: n,
     mandrill: runs,
@@ -84,7 +102,7 @@ export async function sshFanoutScenario(
   };
   const what = `\`true\` on ${fmt(hosts)} hosts, ${n} at once`;
   const mine = runs.map((r) => r.hostsPerSec);
-  f.add("ssh-fanout", {
+  f.add(scenario, {
     metric: `mandrill run, ssh executor: ${what}`,
     unit: "hosts/s",
     runs: mine,
@@ -94,7 +112,7 @@ export async function sshFanoutScenario(
   for (const p of peers) {
     const pr = peerRuns.get(p.name);
     if (!pr) continue;
-    f.add("ssh-fanout", {
+    f.add(scenario, {
       metric: `${p.name === "xargs" ? "ceiling" : "peer"}: ${p.label.replaceAll(" N", ` ${n}`)}`,
       unit: "hosts/s",
       runs: pr.map((r) => r.hostsPerSec),
@@ -104,22 +122,22 @@ export async function sshFanoutScenario(
   }
   const ratio = (name: Peer["name"], label: string) =>
     f.ratio(
-      "ssh-fanout",
+      scenario,
       `ratio to ${label}`,
       mine,
       (peerRuns.get(name) ?? []).map((r) => r.hostsPerSec),
       `each run / median ${label}`,
     );
-  f.goal(ratio("xargs", "xargs"), { what: "mandrill ≥ 0.9 × xargs -P", target: 0.9 });
-  f.goal(ratio("ansible", "Ansible"), { what: "mandrill ≥ 2 × Ansible", target: 2 });
+  f.goal(ratio("xargs", "xargs"), { what: `mandrill ≥ 0.9 × xargs -P${goalSuffix}`, target: 0.9 });
+  f.goal(ratio("ansible", "Ansible"), { what: `mandrill ≥ 2 × Ansible${goalSuffix}`, target: 2 });
   ratio("pssh", "pssh");
-  f.add("ssh-fanout", {
+  f.add(scenario, {
     metric: "mandrill CPU per restart",
     unit: "CPU ms",
     runs: runs.map((r) => r.cpuMsPerRestart),
     note: "utime + stime of the mandrill process (its threads), not of the ssh children",
   });
-  f.add("ssh-fanout", {
+  f.add(scenario, {
     metric: "the same, less mandrill's idle CPU over as long",
     unit: "CPU ms",
     runs: runs.map((r) => r.busyCpuMsPerRestart),
@@ -128,7 +146,7 @@ export async function sshFanoutScenario(
     } CPU ms/s (timers, MQTT keepalive), measured for 2 s before the requests`,
   });
   const cpu = (metric: string, runs: number[], note: string) =>
-    f.add("ssh-fanout", { metric, unit: "CPU ms", runs, note });
+    f.add(scenario, { metric, unit: "CPU ms", runs, note });
   cpu(
     "CPU per host: mandrill and its ssh children",
     runs.map((r) => r.cpuMsPerHost),
