@@ -216,6 +216,21 @@ export class BenchMandrill implements AsyncDisposable {
   }
 
   /**
+   * The restarts of the ids starting with `prefix`, from their history: the
+   * first start and last end (ms on mandrill's clock), and the sum of their
+   * durations (executor start to end), ms.
+   */
+  restarts(prefix: string): { firstStartedAt: number; lastFinishedAt: number; totalMs: number } {
+    const r = this.#query<{ a: number; b: number; d: number }>(
+      `SELECT min(started_at) AS a, max(finished_at) AS b, sum(duration_ms) AS d
+       FROM history WHERE id >= ? AND id < ?`,
+      ..._range(prefix),
+    );
+    if (!r) throw new Error("Cannot read the store");
+    return { firstStartedAt: r.a, lastFinishedAt: r.b, totalMs: r.d };
+  }
+
+  /**
    * History of the ids starting with `prefix`: how many came back
    * (`recovered_at` set), the last `recovered_at` (ms on mandrill's clock) and
    * each outcome's count, e.g. `{ succeeded: 198, failed: 2 }`.

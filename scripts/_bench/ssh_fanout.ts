@@ -33,6 +33,12 @@ export interface MandrillFanoutRun {
   cpuMsPerHost: number;
   /** sshd's CPU (the sessions it served) per host, ms. */
   sshdCpuMsPerHost: number;
+  /** First publish → first restart started, ms. */
+  firstStartMs: number;
+  /** Mean restart, executor start to end (the ssh session and its spawning), ms. */
+  meanRestartMs: number;
+  /** Share of the `concurrency` slots running a restart, first start → last end. */
+  slotsBusy: number;
 }
 
 /** One run of a peer (xargs, Ansible, pssh). */
@@ -88,7 +94,12 @@ export async function mandrillFanoutRun(
       );
     }
     const seconds = (span.lastFinishedAt - p.firstSendAt) / 1000;
+    const restarts = m.restarts("s-");
     return {
+      firstStartMs: restarts.firstStartedAt - p.firstSendAt,
+      meanRestartMs: restarts.totalMs / count,
+      slotsBusy: restarts.totalMs /
+        (concurrency * (restarts.lastFinishedAt - restarts.firstStartedAt)),
       hostsPerSec: count / seconds,
       seconds,
       cpuMsPerRestart: (cpu / count) * 1000,

@@ -145,6 +145,29 @@ export async function sshFanoutScenario(
       median(runs.map((r) => r.idleCores * 1000)).toFixed(0)
     } CPU ms/s (timers, MQTT keepalive), measured for 2 s before the requests`,
   });
+  const xargsRate = median((peerRuns.get("xargs") ?? []).map((r) => r.hostsPerSec));
+  f.add(scenario, {
+    metric: "mandrill: first publish → first restart started",
+    unit: "ms",
+    runs: runs.map((r) => r.firstStartMs),
+    note: "intake: the burst received, committed and admitted",
+  });
+  f.add(scenario, {
+    metric: "mandrill: mean restart, executor start to end",
+    unit: "ms",
+    runs: runs.map((r) => r.meanRestartMs),
+    note: "the ssh session and its spawning" +
+      (xargsRate > 0
+        ? `; an xargs session lasts ${n} / its rate: ${(n / xargsRate * 1000).toFixed(0)} ms`
+        : ""),
+  });
+  f.add(scenario, {
+    metric: `mandrill: share of the ${n} slots running a restart`,
+    unit: "×",
+    runs: runs.map((r) => r.slotsBusy),
+    higherIsBetter: true,
+    note: "sum of the restarts' durations / (slots × first start → last end)",
+  });
   const cpu = (metric: string, runs: number[], note: string) =>
     f.add(scenario, { metric, unit: "CPU ms", runs, note });
   cpu(
