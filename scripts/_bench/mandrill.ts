@@ -160,6 +160,16 @@ export class BenchMandrill implements AsyncDisposable {
     }
   }
 
+  /** `SELECT {columns} FROM {table}` over the ids starting with `prefix`; throws if unreadable. */
+  #aggregate<T>(columns: string, table: "inbox" | "history", prefix: string): T {
+    const r = this.#query<T>(
+      `SELECT ${columns} FROM ${table} WHERE id >= ? AND id < ?`,
+      ..._range(prefix),
+    );
+    if (!r) throw new Error("Cannot read the store");
+    return r;
+  }
+
   /** Rows done whose id starts with `prefix` (a range scan of the id index). */
   doneCount(prefix: string): number {
     return this.#query<{ n: number }>(
@@ -206,12 +216,11 @@ export class BenchMandrill implements AsyncDisposable {
   span(
     prefix: string,
   ): { firstReceivedAt: number; lastReceivedAt: number; lastFinishedAt: number } {
-    const r = this.#query<{ a: number; b: number; c: number }>(
-      `SELECT min(received_at) AS a, max(received_at) AS b, max(finished_at) AS c
-       FROM inbox WHERE id >= ? AND id < ?`,
-      ..._range(prefix),
+    const r = this.#aggregate<{ a: number; b: number; c: number }>(
+      "min(received_at) AS a, max(received_at) AS b, max(finished_at) AS c",
+      "inbox",
+      prefix,
     );
-    if (!r) throw new Error("Cannot read the store");
     return { firstReceivedAt: r.a, lastReceivedAt: r.b, lastFinishedAt: r.c };
   }
 
@@ -221,12 +230,11 @@ export class BenchMandrill implements AsyncDisposable {
    * durations (executor start to end), ms.
    */
   restarts(prefix: string): { firstStartedAt: number; lastFinishedAt: number; totalMs: number } {
-    const r = this.#query<{ a: number; b: number; d: number }>(
-      `SELECT min(started_at) AS a, max(finished_at) AS b, sum(duration_ms) AS d
-       FROM history WHERE id >= ? AND id < ?`,
-      ..._range(prefix),
+    const r = this.#aggregate<{ a: number; b: number; d: number }>(
+      "min(started_at) AS a, max(finished_at) AS b, sum(duration_ms) AS d",
+      "history",
+      prefix,
     );
-    if (!r) throw new Error("Cannot read the store");
     return { firstStartedAt: r.a, lastFinishedAt: r.b, totalMs: r.d };
   }
 
@@ -238,12 +246,11 @@ export class BenchMandrill implements AsyncDisposable {
   recoveries(
     prefix: string,
   ): { recovered: number; lastRecoveredAt: number; outcomes: Record<string, number> } {
-    const r = this.#query<{ n: number; last: number | null }>(
-      `SELECT count(recovered_at) AS n, max(recovered_at) AS last
-       FROM history WHERE id >= ? AND id < ?`,
-      ..._range(prefix),
+    const r = this.#aggregate<{ n: number; last: number | null }>(
+      "count(recovered_at) AS n, max(recovered_at) AS last",
+      "history",
+      prefix,
     );
-    if (!r) throw new Error("Cannot read the store");
     const rows = this.#db!.prepare(
       `SELECT outcome, count(*) AS n FROM history WHERE id >= ? AND id < ? GROUP BY outcome`,
     ).all(..._range(prefix)) as { outcome: string | null; n: number }[];
