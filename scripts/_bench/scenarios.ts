@@ -15,12 +15,7 @@ import { type ShutdownRun, shutdownRun } from "./shutdown.ts";
 import { Figures, repeat } from "./figures.ts";
 import { findProgram } from "./proc.ts";
 import type { Goal } from "./report.ts";
-import {
-  type FanoutResult,
-  sshFanoutScenario,
-  sshRecoveryScenario,
-  X25519_OPTIONS,
-} from "./ssh_scenarios.ts";
+import { type FanoutResult, sshFanoutScenario, sshRecoveryScenario } from "./ssh_scenarios.ts";
 import { type Figure, median, mib } from "./stats.ts";
 import {
   type CeilingRun,
@@ -279,11 +274,7 @@ export async function runScenarios(
       notes.push("ssh-fanout-x25519: skipped: --ssh-option already sets KexAlgorithms.");
       return;
     }
-    await sshFanoutScenario(ctx, { f, details, notes }, {
-      scenario: "ssh-fanout-x25519",
-      sshOptions: [...ctx.sshOptions, ...X25519_OPTIONS],
-      goalSuffix: `, every tool with ${X25519_OPTIONS.join(" ")}`,
-    });
+    await sshFanoutScenario(ctx, { f, details, notes }, "ssh-fanout-x25519");
   });
 
   await attempt("latency", async () => {

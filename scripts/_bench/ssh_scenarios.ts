@@ -45,26 +45,24 @@ const fmt = (n: number) => n.toLocaleString("en-US");
  * instead of OpenSSH's default post-quantum hybrid, which costs each ssh
  * client most of its CPU.
  */
-export const X25519_OPTIONS: readonly string[] = ["KexAlgorithms=curve25519-sha256"];
+const X25519_OPTIONS: readonly string[] = ["KexAlgorithms=curve25519-sha256"];
 
-/** Which fan-out: its scenario name, and the ssh options every tool gets. */
-export interface FanoutVariant {
-  scenario: "ssh-fanout" | "ssh-fanout-x25519";
-  sshOptions: readonly string[];
-  /** Said of every goal of this variant, e.g. the options it ran with. */
-  goalSuffix: string;
-}
-
-/** ssh-fanout: each peer, then mandrill, round robin `ctx.runs` times, on one sshd. */
+/**
+ * ssh-fanout (every tool with `ctx.sshOptions`) or ssh-fanout-x25519 (with
+ * {@linkcode X25519_OPTIONS} too): each peer, then mandrill, round robin
+ * `ctx.runs` times, on one sshd.
+ */
 export async function sshFanoutScenario(
   ctx: BenchContext,
   out: ScenarioSink,
-  variant: FanoutVariant = { scenario: "ssh-fanout", sshOptions: ctx.sshOptions, goalSuffix: "" },
+  scenario: "ssh-fanout" | "ssh-fanout-x25519" = "ssh-fanout",
 ): Promise<FanoutResult> {
   const { sshHosts: hosts, sshConcurrency: n } = ctx.sizes;
   const { f } = out;
-  const { scenario, goalSuffix } = variant;
-  await using fleet = await SshFleet.start({ hosts, sshOptions: variant.sshOptions });
+  const x25519 = scenario === "ssh-fanout-x25519";
+  const sshOptions = x25519 ? [...ctx.sshOptions, ...X25519_OPTIONS] : ctx.sshOptions;
+  const goalSuffix = x25519 ? `, every tool with ${X25519_OPTIONS.join(" ")}` : "";
+  await using fleet = await SshFleet.start({ hosts, sshOptions });
   const peers = await fanoutPeers();
   for (const p of peers.filter((p) => p.missing)) {
     ctx.progress(`${scenario}: ${p.name} skipped: ${p.missing}`);
@@ -92,8 +90,8 @@ export async function sshFanoutScenario(
       ),
     );
   }
-  out.details[scenario === "ssh-fanout" ? "sshFanout" : "sshFanoutX25519"] = {
-    sshOptions: variant.sshOptions,
+  out.details[x25519 ? "sshFanoutX25519" : "sshFanout"] = {
+    sshOptions,
     hosts,
     concurrency: n,
     mandrill: runs,
