@@ -38,15 +38,17 @@ export interface ParseConfigOptions {
  * @throws {ConfigError} listing every problem found.
  */
 export function parseConfig(json: unknown, options: ParseConfigOptions = {}): Config {
-  let hosts: Config["hosts"] | undefined;
-  const config = _parse(configSchema, json, options, checkConfig, (input, collector) => {
+  return _parse(configSchema, json, options, checkConfig, (input, collector) => {
     if (!_isPlainObject(input) || !_isPlainObject(input.hosts)) return { input, issues: [] };
-    const parsed = _parseHosts(input.hosts, collector);
-    hosts = parsed.hosts;
-    return { input: { ...input, hosts: {} }, issues: parsed.issues };
+    const { hosts, issues } = _parseHosts(input.hosts, collector);
+    return {
+      input: { ...input, hosts: {} },
+      issues,
+      fill: (config: Config) => {
+        config.hosts = hosts;
+      },
+    };
   });
-  if (hosts !== undefined) config.hosts = hosts;
-  return config;
 }
 
 type _HostEntry = Config["hosts"][string];
@@ -126,12 +128,13 @@ export function parseAgentConfig(json: unknown, options: ParseConfigOptions = {}
 
 /**
  * Validates one top-level field of the input apart from the schema: returns
- * the input the schema gets instead, and that field's issues.
+ * the input the schema gets instead, that field's issues, and what puts the
+ * field into the schema's output.
  */
-type _Apart = (
+type _Apart<T> = (
   input: unknown,
   collector: IssueCollector,
-) => { input: unknown; issues: readonly PathIssue[] };
+) => { input: unknown; issues: readonly PathIssue[]; fill?: (output: T) => void };
 
 /**
  * `schemaIssues` with `apartIssues` (all under one top-level field) where
@@ -161,13 +164,14 @@ function _parse<S extends z.ZodType>(
   json: unknown,
   options: ParseConfigOptions,
   crossCheck: (input: unknown) => PathIssue[],
-  apart?: _Apart,
+  apart?: _Apart<z.output<S>>,
 ): z.output<S> {
   const envIssues: PathIssue[] = [];
   const env = options.env ?? {};
   const expanded = _expandDeep(json, env, [], envIssues);
   const collector = new IssueCollector();
-  const split = apart?.(expanded, collector) ?? { input: expanded, issues: [] };
+  const split: ReturnType<_Apart<z.output<S>>> = apart?.(expanded, collector) ??
+    { input: expanded, issues: [] };
   const result = schema.safeParse(split.input, { error: collector.errorMap, reportInput: true });
   const schemaIssues = _inSchemaOrder(
     schema,
@@ -193,6 +197,7 @@ function _parse<S extends z.ZodType>(
       { file: options.file },
     );
   }
+  split.fill?.(result.data);
   return result.data;
 }
 
