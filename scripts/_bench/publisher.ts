@@ -17,7 +17,7 @@
 import { Buffer } from "node:buffer";
 import "../../src/mqtt/_quiet_debug.ts";
 import mqtt from "mqtt";
-import { epochMs } from "./proc.ts";
+import { epochMs, readCpuSeconds } from "./proc.ts";
 
 /** Arguments of the publisher (one JSON object on the command line). */
 export type PublisherArgs =
@@ -44,7 +44,14 @@ export interface PublisherResult {
   lastSendAt: number;
   /** When the last PUBACK came back (QoS 1), or when the connection was flushed (QoS 0). */
   lastAckAt: number;
+  /** CPU seconds this process used, user + system, when it reported. */
+  cpuSeconds: number;
+  /** Of those, the ones used before sending: start-up, connecting, building the payloads. */
+  startupCpuSeconds: number;
 }
+
+/** What a mode reports; the CPU is added when it ends. */
+type _ModeResult = Omit<PublisherResult, "cpuSeconds">;
 
 /** The payload of restart request `i`. */
 export function requestPayload(idPrefix: string, i: number, hosts: number): string {
@@ -60,20 +67,21 @@ async function _connect(url: string): Promise<mqtt.MqttClient> {
   });
 }
 
-async function _burst(args: Extract<PublisherArgs, { mode: "burst" }>): Promise<PublisherResult> {
+async function _burst(args: Extract<PublisherArgs, { mode: "burst" }>): Promise<_ModeResult> {
   const topic = `${args.prefix}/restart`;
   const payloads = Array.from(
     { length: args.count },
     (_, i) => Buffer.from(requestPayload(args.idPrefix, i, args.hosts)),
   );
   const client = await _connect(args.url);
-  const r: PublisherResult = {
+  const r: _ModeResult = {
     sent: 0,
     acked: 0,
     errors: 0,
     firstSendAt: 0,
     lastSendAt: 0,
     lastAckAt: 0,
+    startupCpuSeconds: readCpuSeconds("self"),
   };
   await new Promise<void>((resolve) => {
     let inFlight = 0;
@@ -100,17 +108,18 @@ async function _burst(args: Extract<PublisherArgs, { mode: "burst" }>): Promise<
   return r;
 }
 
-async function _rate(args: Extract<PublisherArgs, { mode: "rate" }>): Promise<PublisherResult> {
+async function _rate(args: Extract<PublisherArgs, { mode: "rate" }>): Promise<_ModeResult> {
   const topic = `${args.prefix}/restart`;
   const client = await _connect(args.url);
   const sends = new Float64Array(args.count);
-  const r: PublisherResult = {
+  const r: _ModeResult = {
     sent: 0,
     acked: 0,
     errors: 0,
     firstSendAt: 0,
     lastSendAt: 0,
     lastAckAt: 0,
+    startupCpuSeconds: readCpuSeconds("self"),
   };
   await new Promise<void>((resolve) => {
     const start = epochMs();
@@ -145,16 +154,17 @@ async function _rate(args: Extract<PublisherArgs, { mode: "rate" }>): Promise<Pu
 
 async function _heartbeat(
   args: Extract<PublisherArgs, { mode: "heartbeat" }>,
-): Promise<PublisherResult> {
+): Promise<_ModeResult> {
   const client = await _connect(args.url);
   const total = Math.round(args.rate * args.durationSec);
-  const r: PublisherResult = {
+  const r: _ModeResult = {
     sent: 0,
     acked: 0,
     errors: 0,
     firstSendAt: 0,
     lastSendAt: 0,
     lastAckAt: 0,
+    startupCpuSeconds: readCpuSeconds("self"),
   };
   await new Promise<void>((resolve) => {
     const start = epochMs();
@@ -191,6 +201,6 @@ if (import.meta.main) {
     : args.mode === "rate"
     ? await _rate(args)
     : await _heartbeat(args);
-  console.log(JSON.stringify(result));
+  console.log(JSON.stringify({ ...result, cpuSeconds: readCpuSeconds("self") }));
   Deno.exit(0);
 }

@@ -3,11 +3,17 @@
  * The executor's ceiling: a bare Deno process that only starts `argv` `count`
  * times, `concurrency` at once, as mandrill's `command` executor does (no
  * shell, stdin null, stdout and stderr piped and read to the end). Prints one
- * JSON line: spawns per second and the CPU it took, children included.
+ * JSON line: spawns per second and the CPU it took: its own, its children's
+ * and the whole machine's.
  *
- * Usage: `deno run -A spawn_ceiling.ts '{"argv":["/bin/true"],"count":5000,"concurrency":64}'`
+ * With `hosts`, each spawn gets a host name as its last argument, as the
+ * command executor's children do; it matters: GNU `true` with one argument
+ * sets up the locale (to check for `--help`), a third more CPU per child.
+ *
+ * Usage: `deno run -A spawn_ceiling.ts '{"argv":["/bin/true"],"count":5000,"concurrency":64,"hosts":1000}'`
  * @module
  */
+import { readChildrenCpuSeconds, readCpuSeconds, readMachineCpu } from "./proc.ts";
 
 /** What the spawn ceiling reports. */
 export interface SpawnCeilingResult {
@@ -16,14 +22,14 @@ export interface SpawnCeilingResult {
   spawnsPerSec: number;
   /** CPU seconds per 1,000 spawns: this process and its children (user + system). */
   cpuSecPer1k: number;
-}
-
-/** User + system CPU seconds of this process and of its waited-for children. */
-function _cpuWithChildren(): number {
-  const stat = Deno.readTextFileSync("/proc/self/stat");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-  return ticks / 100; // USER_HZ is 100 on Linux
+  /** Of those, this process's. */
+  selfCpuSecPer1k: number;
+  /** Of those, its children's (the /bin/true processes). */
+  childrenCpuSecPer1k: number;
+  /** CPU seconds per 1,000 spawns of the whole machine (every process, not idle), over the run. */
+  machineCpuSecPer1k: number;
+  /** The machine's busy cores over the run (2 = both of 2 cores always busy). */
+  machineBusyCores: number;
 }
 
 async function _drain(stream: ReadableStream<Uint8Array>): Promise<void> {
@@ -35,18 +41,22 @@ if (import.meta.main) {
     argv: string[];
     count: number;
     concurrency: number;
+    /** Append a host name `h-{i % hosts}` to each spawn's arguments, as the command executor does. Default: none. */
+    hosts?: number;
   };
   const [cmd, ...rest] = args.argv;
   if (!cmd) throw new Error("argv is empty");
   let next = 0;
   let failed = 0;
-  const cpu0 = _cpuWithChildren();
+  const self0 = readCpuSeconds("self");
+  const children0 = readChildrenCpuSeconds("self");
+  const machine0 = readMachineCpu();
   const t0 = performance.now();
   const worker = async () => {
     while (next < args.count) {
-      next++;
+      const i = next++;
       const child = new Deno.Command(cmd, {
-        args: rest,
+        args: args.hosts ? [...rest, `h-${i % args.hosts}`] : rest,
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
@@ -61,11 +71,19 @@ if (import.meta.main) {
   };
   await Promise.all(Array.from({ length: args.concurrency }, worker));
   const seconds = (performance.now() - t0) / 1000;
+  const per1k = (cpu: number) => (cpu / args.count) * 1000;
+  const self = readCpuSeconds("self") - self0;
+  const children = readChildrenCpuSeconds("self") - children0;
+  const machine = readMachineCpu().busy - machine0.busy;
   const result: SpawnCeilingResult = {
     spawns: args.count,
     failed,
     spawnsPerSec: args.count / seconds,
-    cpuSecPer1k: ((_cpuWithChildren() - cpu0) / args.count) * 1000,
+    cpuSecPer1k: per1k(self + children),
+    selfCpuSecPer1k: per1k(self),
+    childrenCpuSecPer1k: per1k(children),
+    machineCpuSecPer1k: per1k(machine),
+    machineBusyCores: machine / seconds,
   };
   console.log(JSON.stringify(result));
 }

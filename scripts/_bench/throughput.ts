@@ -14,7 +14,7 @@
 import type { BenchContext } from "./context.ts";
 import { SCRIPTS } from "./context.ts";
 import { BenchMandrill } from "./mandrill.ts";
-import { BenchProcess } from "./proc.ts";
+import { BenchProcess, readCpuSeconds, readMachineCpu } from "./proc.ts";
 import type { PublisherArgs, PublisherResult } from "./publisher.ts";
 import type { SpawnCeilingResult } from "./spawn_ceiling.ts";
 import type { SubscriberResult } from "./subscriber.ts";
@@ -94,6 +94,15 @@ export interface PipelineRun {
   publishPerSec: number;
   /** CPU seconds mandrill used per 1,000 requests. */
   cpuSecPer1k: number;
+  /**
+   * Where the machine's CPU went, in CPU seconds per 1,000 requests: the
+   * children mandrill waited for (the executor's processes), the broker, the
+   * publisher (its start-up left out), and the whole machine (every process,
+   * not idle; the publisher's start-up left out).
+   */
+  account: { children: number; broker: number; publisher: number; machine: number };
+  /** The machine's busy cores from the first send to the last request done. */
+  machineBusyCores: number;
   /** Memory right after start (bytes). */
   idle: { rss: number; hwm: number };
   /** Memory after the run (bytes). */
@@ -135,13 +144,21 @@ export async function pipelineRun(
     denoFlags: cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [],
   });
   const idle = m.memory();
+  const brokerPid = ctx.broker.pid;
+  if (brokerPid === undefined) throw new Error(`${scenario}: the broker is not running`);
   const cpu0 = m.cpuSeconds();
+  const children0 = m.childrenCpuSeconds();
+  const broker0 = readCpuSeconds(brokerPid);
+  const machine0 = readMachineCpu().busy;
   await using pub = burst(ctx, { prefix, count, idPrefix: "b-" });
   const p = await pub.json<PublisherResult>(300_000);
   if (p.errors > 0) throw new Error(`${scenario}: ${p.errors} publishes failed`);
   await m.waitDone("b-", count, 300_000);
+  const machine = readMachineCpu().busy - machine0 - p.startupCpuSeconds;
   const after = m.memory();
   const cpu = m.cpuSeconds() - cpu0;
+  const children = m.childrenCpuSeconds() - children0;
+  const broker = readCpuSeconds(brokerPid) - broker0;
   const span = m.span("b-");
   const outcomes = m.outcomes("b-");
   const expected = dryRun ? "skipped" : "succeeded";
@@ -159,11 +176,20 @@ export async function pipelineRun(
       if (e.name.endsWith(".cpuprofile")) profiles.push(`${cpuProfDir}/${e.name}`);
     }
   }
+  const seconds = (span.lastFinishedAt - p.firstSendAt) / 1000;
+  const per1k = (cpuSec: number) => (cpuSec / count) * 1000;
   return {
-    msgsPerSec: count / ((span.lastFinishedAt - p.firstSendAt) / 1000),
+    msgsPerSec: count / seconds,
     intakePerSec: count / ((span.lastReceivedAt - p.firstSendAt) / 1000),
     publishPerSec: count / ((p.lastAckAt - p.firstSendAt) / 1000),
-    cpuSecPer1k: (cpu / count) * 1000,
+    cpuSecPer1k: per1k(cpu),
+    account: {
+      children: per1k(children),
+      broker: per1k(broker),
+      publisher: per1k(p.cpuSeconds - p.startupCpuSeconds),
+      machine: per1k(machine),
+    },
+    machineBusyCores: machine / seconds,
     idle,
     after,
     readyMs: m.readyMs,
@@ -172,24 +198,30 @@ export async function pipelineRun(
 }
 
 /** One run of the executor's ceiling (see `spawn_ceiling.ts`). */
-export interface SpawnCeilingRun {
-  spawnsPerSec: number;
-  cpuSecPer1k: number;
-}
+export type SpawnCeilingRun = Omit<SpawnCeilingResult, "spawns" | "failed">;
 
 /**
  * The executor's ceiling: a bare Deno process starting `argv` execN times,
- * maxUnavailable at once, with no MQTT, store or pipeline around it.
+ * maxUnavailable at once, with no MQTT, store or pipeline around it; with
+ * `withHost`, each with a host name appended, as mandrill's command executor
+ * runs it.
  */
 export async function spawnCeilingRun(
   ctx: BenchContext,
   argv: string[],
+  withHost: boolean,
 ): Promise<SpawnCeilingRun> {
-  const { execN, maxUnavailable } = ctx.sizes;
+  const { execN, maxUnavailable, hosts } = ctx.sizes;
   await using p = BenchProcess.deno(SCRIPTS.spawnCeiling, [
-    JSON.stringify({ argv, count: execN, concurrency: maxUnavailable }),
+    JSON.stringify({
+      argv,
+      count: execN,
+      concurrency: maxUnavailable,
+      ...(withHost ? { hosts } : {}),
+    }),
   ]);
   const r = await p.json<SpawnCeilingResult>(300_000);
   if (r.failed > 0) throw new Error(`spawn ceiling: ${r.failed} of ${r.spawns} ${argv[0]} failed`);
-  return { spawnsPerSec: r.spawnsPerSec, cpuSecPer1k: r.cpuSecPer1k };
+  const { spawns: _, failed: __, ...run } = r;
+  return run;
 }

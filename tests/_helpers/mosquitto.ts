@@ -118,6 +118,11 @@ export class Mosquitto implements AsyncDisposable {
     await Deno.writeTextFile(`${dir}/mosquitto.conf`, conf.join("\n") + "\n");
   }
 
+  /** The broker process's pid while it runs. */
+  get pid(): number | undefined {
+    return this.#proc?.pid;
+  }
+
   /** Starts (or restarts) the broker process and waits for its port. */
   async start(): Promise<void> {
     if (this.#proc) throw new Error("mosquitto already running");
