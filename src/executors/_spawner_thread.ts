@@ -194,6 +194,13 @@ export class SpawnerThread implements Disposable {
       case "exited":
         entry.exited = true;
         entry.status.resolve({ kind: "exited", code: m.code, signal: m.signal });
+        if (m.output) {
+          this.#pending.delete(m.key);
+          entry.output.resolve({
+            stdout: _tailText(m.output.stdout),
+            stderr: _tailText(m.output.stderr),
+          });
+        }
         break;
       case "output":
         this.#pending.delete(m.key);
@@ -254,6 +261,7 @@ function _killTree(pid: number): void {
 
 /** The text of a tail from the worker, exactly as `TailBuffer.text()` makes it. */
 function _tailText(tail: TailBytes): string {
+  if (tail.bytes.length === 0) return ""; // most children print nothing
   const capacity = Math.max(tail.bytes.length, 1);
   const buffer = new TailBuffer(capacity);
   // The worker sends a full buffer when it dropped bytes; one placeholder byte

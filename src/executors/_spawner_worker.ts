@@ -19,7 +19,14 @@ export type ToWorker = SpawnMessage | { op: "close" };
 export type FromWorker =
   | { key: number; op: "spawned"; pid: number }
   | { key: number; op: "spawn-error"; code: 126 | 127; message: string }
-  | { key: number; op: "exited"; code: number; signal: Deno.Signal | null }
+  /** `output` when both streams had ended by then (most children): no "output" follows. */
+  | {
+    key: number;
+    op: "exited";
+    code: number;
+    signal: Deno.Signal | null;
+    output?: { stdout: TailBytes; stderr: TailBytes };
+  }
   | { key: number; op: "output"; stdout: TailBytes; stderr: TailBytes }
   | { key: number; op: "failed"; message: string }
   /** `posixSpawn`: children start with posix_spawn (false: Deno.Command through setsid). */
@@ -55,12 +62,19 @@ export function spawnChild(
   }
 }
 
-/** A child started by {@linkcode ffiSpawner}: what the worker reads of a `Deno.ChildProcess`. */
-export interface FfiChild {
+/** Where a child's output goes as it is read: stdout (1) or stderr (2); `bytes` is valid during the call only. */
+export type OnOutput = (stream: 1 | 2, bytes: Uint8Array) => void;
+
+/** A child as the worker watches it, however it was started. */
+export interface WorkerChild {
   pid: number;
-  stdout: ReadableStream<Uint8Array>;
-  stderr: ReadableStream<Uint8Array>;
   status: Promise<{ code: number; signal: Deno.Signal | null }>;
+  /** True once both stdout and stderr ended (or reading them was stopped). */
+  readonly ended: boolean;
+  /** Resolves when {@linkcode ended} becomes true. */
+  whenEnded: Promise<void>;
+  /** Stops reading what is still open (a grandchild may hold the pipes); idempotent. */
+  stop(): void;
 }
 
 /**
@@ -76,7 +90,10 @@ export interface FfiChild {
  */
 export function ffiSpawner():
   | {
-    spawn(spec: SpawnSpec): { child: FfiChild } | { code: 126 | 127; message: string };
+    spawn(
+      spec: SpawnSpec,
+      onOutput: OnOutput,
+    ): { child: WorkerChild } | { code: 126 | 127; message: string };
     /** Unloads libc again (tests; the worker keeps it for its life). */
     close(): void;
   }
@@ -254,36 +271,31 @@ export function ffiSpawner():
     c.close(fd);
   };
 
-  const stream = (fd: number): ReadableStream<Uint8Array> => {
+  // Reads `fd` into `onOutput` until its end or `stop()`, then calls `done` once.
+  // At most 4 reads a wake-up: a child writing without pause does not hold
+  // the worker; poll says again that the rest is there.
+  const reader = (fd: number, take: (bytes: Uint8Array) => void, done: () => void) => {
     let open = true;
-    return new ReadableStream<Uint8Array>({
-      start(controller) {
-        // At most 4 reads a wake-up: a child writing without pause neither
-        // holds the worker nor queues more than 256 KiB before the drain runs;
-        // poll says again that the rest is there.
-        watch(fd, () => {
-          for (let reads = 0; open && reads < 4; reads++) {
-            const n = Number(c.read(fd, scratch, BigInt(scratch.length)));
-            if (n > 0) {
-              controller.enqueue(scratch.slice(0, n));
-              continue;
-            }
-            if (n < 0) return; // EAGAIN (a hang-up reads as 0)
-            open = false;
-            unwatch(fd);
-            controller.close();
-          }
-        });
-      },
-      cancel() {
-        if (!open) return;
-        open = false;
-        unwatch(fd);
-      },
+    const end = () => {
+      open = false;
+      unwatch(fd);
+      done();
+    };
+    watch(fd, () => {
+      for (let reads = 0; open && reads < 4; reads++) {
+        const n = Number(c.read(fd, scratch, BigInt(scratch.length)));
+        if (n > 0) take(scratch.subarray(0, n));
+        else if (n < 0) return; // EAGAIN (a hang-up reads as 0)
+        else end();
+      }
     });
+    return () => open && end();
   };
 
-  const spawn = (spec: SpawnSpec): { child: FfiChild } | { code: 126 | 127; message: string } => {
+  const spawn = (
+    spec: SpawnSpec,
+    onOutput: OnOutput,
+  ): { child: WorkerChild } | { code: 126 | 127; message: string } => {
     const run = spec.session ?? { cmd: spec.cmd, args: spec.args };
     const envp = packedEnv(spec.env);
     if (nul(run.cmd) || run.args.some(nul) || envp === undefined) {
@@ -339,6 +351,13 @@ export function ffiSpawner():
       );
       return true;
     };
+    let open = 2;
+    const ended = Promise.withResolvers<void>();
+    const done = () => --open === 0 && ended.resolve();
+    // Watched before the pidfd: an exit and the end of its output seen in one
+    // poll are handled in that order, so the exit finds the output complete.
+    const stopOut = reader(out[0], (bytes) => onOutput(1, bytes), done);
+    const stopErr = reader(err[0], (bytes) => onOutput(2, bytes), done);
     if (pidfd < 0) {
       // Cannot happen once pidfd_open worked for this process; poll the exit.
       const timer = setInterval(() => reap() && clearInterval(timer), 20);
@@ -348,7 +367,18 @@ export function ffiSpawner():
       });
     }
     return {
-      child: { pid: child, stdout: stream(out[0]), stderr: stream(err[0]), status: exit.promise },
+      child: {
+        pid: child,
+        status: exit.promise,
+        get ended() {
+          return open === 0;
+        },
+        whenEnded: ended.promise,
+        stop() {
+          stopOut();
+          stopErr();
+        },
+      },
     };
   };
   const close = () => {
@@ -373,7 +403,6 @@ export const SPAWNER_WORKER_SOURCE =
 export function spawnerWorker(spawnHere: typeof spawnChild, posix: typeof ffiSpawner): void {
   // posix_spawn with a new session where it works; Deno.Command (through setsid) elsewhere.
   const posixSpawn = posix();
-  const spawn = (spec: SpawnSpec) => posixSpawn ? posixSpawn.spawn(spec) : spawnHere(spec);
   const scope = self as unknown as {
     onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
     postMessage(message: FromWorker): void;
@@ -403,14 +432,15 @@ export function spawnerWorker(spawnHere: typeof spawnChild, posix: typeof ffiSpa
     };
   };
 
-  const drain = (stream: ReadableStream<Uint8Array>, tail: { push(c: Uint8Array): void }) => {
+  // Reads `stream` into `take` until it ends or is cancelled (what was read is kept).
+  const drain = (stream: ReadableStream<Uint8Array>, take: (bytes: Uint8Array) => void) => {
     const reader = stream.getReader();
     const done = (async () => {
       try {
         while (true) {
           const { value, done } = await reader.read();
           if (done) break;
-          tail.push(value);
+          take(value);
         }
       } catch {
         // A cancelled or broken pipe ends the capture; what was read is kept.
@@ -418,33 +448,66 @@ export function spawnerWorker(spawnHere: typeof spawnChild, posix: typeof ffiSpa
         reader.releaseLock();
       }
     })();
-    const cancel = async () => {
-      await reader.cancel().catch(() => {});
-      await done;
-    };
-    return { done, cancel };
+    return { done, cancel: () => reader.cancel().catch(() => {}) };
   };
 
+  // A Deno.Command child, watched as posixSpawn's children are.
+  const spawnWithCommand = (
+    spec: SpawnSpec,
+    onOutput: OnOutput,
+  ): { child: WorkerChild } | { code: 126 | 127; message: string } => {
+    const started = spawnHere(spec);
+    if (!("child" in started)) return started;
+    const { child } = started;
+    const drains = [
+      drain(child.stdout, (bytes) => onOutput(1, bytes)),
+      drain(child.stderr, (bytes) => onOutput(2, bytes)),
+    ];
+    let ended = false;
+    const whenEnded = Promise.all(drains.map((d) => d.done)).then(() => {
+      ended = true;
+    });
+    return {
+      child: {
+        pid: child.pid,
+        status: child.status.then((s) => ({ code: s.code, signal: s.signal })),
+        get ended() {
+          return ended;
+        },
+        whenEnded,
+        stop: () => drains.forEach((d) => d.cancel()),
+      },
+    };
+  };
+
+  const spawn = (spec: SpawnSpec, onOutput: OnOutput) =>
+    posixSpawn ? posixSpawn.spawn(spec, onOutput) : spawnWithCommand(spec, onOutput);
+
   const run = async (m: SpawnMessage) => {
-    const started = spawn(m);
+    const out = newTail(m.tailBytes);
+    const err = newTail(m.tailBytes);
+    const started = spawn(m, (stream, bytes) => (stream === 1 ? out : err).push(bytes));
     if (!("child" in started)) {
       scope.postMessage({ key: m.key, op: "spawn-error", ...started });
       return;
     }
     const { child } = started;
     scope.postMessage({ key: m.key, op: "spawned", pid: child.pid });
-    const out = newTail(m.tailBytes);
-    const err = newTail(m.tailBytes);
-    const drains = [drain(child.stdout, out), drain(child.stderr, err)];
-    const status = await child.status;
-    scope.postMessage({ key: m.key, op: "exited", code: status.code, signal: status.signal });
+    const { code, signal } = await child.status;
+    const output = () => ({ stdout: out.take(), stderr: err.take() });
+    // Most children's output has ended by their exit: one message says both.
+    if (child.ended) {
+      scope.postMessage({ key: m.key, op: "exited", code, signal, output: output() });
+      return;
+    }
+    scope.postMessage({ key: m.key, op: "exited", code, signal });
     // A grandchild may hold the pipes open: read at most drainGraceMs longer.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<void>((resolve) => timer = setTimeout(resolve, m.drainGraceMs));
-    await Promise.race([Promise.all(drains.map((d) => d.done)), expired]);
+    await Promise.race([child.whenEnded, expired]);
     clearTimeout(timer);
-    await Promise.all(drains.map((d) => d.cancel()));
-    scope.postMessage({ key: m.key, op: "output", stdout: out.take(), stderr: err.take() });
+    child.stop();
+    scope.postMessage({ key: m.key, op: "output", ...output() });
   };
 
   scope.postMessage({ op: "ready", posixSpawn: posixSpawn !== undefined });

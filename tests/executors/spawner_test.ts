@@ -2,11 +2,16 @@ import assert from "node:assert/strict";
 import { executorsSchema } from "../../src/config/executors_schema.ts";
 import { runProcess } from "../../src/executors/_run.ts";
 import { Spawner, type SpawnSpec } from "../../src/executors/_spawner.ts";
-import { ffiSpawner } from "../../src/executors/_spawner_worker.ts";
+import {
+  ffiSpawner,
+  type OnOutput,
+  spawnChild,
+  spawnerWorker,
+} from "../../src/executors/_spawner_worker.ts";
 import { TailBuffer } from "../../src/executors/_tail.ts";
 import { buildExecutors } from "../../src/executors/mod.ts";
 import { freePort } from "../_helpers/wait.ts";
-import { isAlive, readPid, tempDir, waitFor, writeScript } from "./_helpers.ts";
+import { isAlive, killQuietly, readPid, tempDir, waitFor, writeScript } from "./_helpers.ts";
 
 /** A spawn spec for Spawner.spawn itself (runProcess builds these). */
 function spec(cmd: string, overrides: Partial<SpawnSpec> = {}): SpawnSpec {
@@ -18,6 +23,17 @@ function spec(cmd: string, overrides: Partial<SpawnSpec> = {}): SpawnSpec {
     tailBytes: 2048,
     drainGraceMs: 1000,
     ...overrides,
+  };
+}
+
+/** What a posix_spawn child wrote, as text once its output ended. */
+function collect(): { onOutput: OnOutput; text(stream: 1 | 2): string } {
+  const chunks: Record<1 | 2, Uint8Array[]> = { 1: [], 2: [] };
+  return {
+    // The bytes are a view of the spawner's read buffer, valid during the call only.
+    onOutput: (stream, bytes) => chunks[stream].push(bytes.slice()),
+    text: (stream) =>
+      new TextDecoder().decode(new Uint8Array(chunks[stream].flatMap((c) => [...c]))),
   };
 }
 
@@ -378,6 +394,44 @@ Deno.test("Spawner: a worker that cannot start makes spawns unavailable, and run
   assert.equal((await spawner.spawn(spec("/bin/true"))).kind, "unavailable");
 });
 
+/** The worker's program with Deno.Command only (as where posix_spawn cannot work). */
+const COMMAND_ONLY_SOURCE =
+  `(${spawnerWorker.toString()})(${spawnChild.toString()}, () => undefined);`;
+
+for (const [how, source] of [["posix_spawn", undefined], ["Deno.Command", COMMAND_ONLY_SOURCE]]) {
+  Deno.test(`Spawner (${how}): output written after the child's exit, while a grandchild holds the pipe, is read for drainGraceMs`, async () => {
+    await using dir = await tempDir();
+    using spawner = new Spawner(source ? { source } : {});
+    const pidFile = `${dir.path}/grandchild.pid`;
+    const t0 = performance.now();
+    // The child exits at once; its grandchild writes 200 ms later and then
+    // holds stdout open for 30 s.
+    const result = await runProcess("/bin/sh", {
+      args: [
+        "-c",
+        `echo early; (sleep 0.2; echo late; exec sleep 30) & echo $! > ${pidFile}; exit 3`,
+      ],
+      timeoutMs: 10_000,
+      drainGraceMs: 1_000,
+      spawner,
+    });
+    const ms = performance.now() - t0;
+    const grandchild = await readPid(pidFile);
+    killQuietly(grandchild);
+    assert.deepEqual(result, {
+      kind: "exited",
+      code: 3,
+      signal: null,
+      stdout: "early\nlate",
+      stderr: "",
+    });
+    assert.ok(
+      ms < 10_000,
+      `the result came after the drain grace, not the grandchild's end: ${ms} ms`,
+    );
+  });
+}
+
 Deno.test("Spawner with two threads: 100 concurrent children each get their own result, and close() ends both workers", async () => {
   assert.throws(() => new Spawner({ threads: 0 }), RangeError);
   using spawner = new Spawner({ threads: 2 });
@@ -406,16 +460,17 @@ Deno.test("posix_spawn: the child leads a session of its own, with the signal ma
   const posix = ffiSpawner();
   assert.ok(posix, "on Linux with FFI allowed, children are started with posix_spawn");
   using _ = { [Symbol.dispose]: () => posix.close() };
-  const started = posix.spawn(spec("/bin/sh", {
-    args: ["-c", "cat /proc/self/stat; grep -E '^Sig(Blk|Ign):' /proc/self/status"],
-  }));
+  const output = collect();
+  const started = posix.spawn(
+    spec("/bin/sh", {
+      args: ["-c", "cat /proc/self/stat; grep -E '^Sig(Blk|Ign):' /proc/self/status"],
+    }),
+    output.onOutput,
+  );
   assert.ok("child" in started, JSON.stringify(started));
   const { child } = started;
-  const [stdout, stderr, status] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.status,
-  ]);
+  const [status] = await Promise.all([child.status, child.whenEnded]);
+  const [stdout, stderr] = [output.text(1), output.text(2)];
   assert.deepEqual(status, { code: 0, signal: null }, stderr);
   // /proc/self/stat of cat: "pid (cat) state ppid pgrp session ..."; sh is the leader.
   const [, pgrp, session] = stdout.split(") ")[1]!.split(" ").slice(1, 4).map(Number);
@@ -436,7 +491,7 @@ Deno.test("posix_spawn: the child leads a session of its own, with the signal ma
 
 Deno.test("posix_spawn: a missing program is 127, a file that is not executable 126, and nothing is left open", () => {
   const posix = ffiSpawner()!;
-  const spawn = (s: SpawnSpec) => posix.spawn(s);
+  const spawn = (s: SpawnSpec) => posix.spawn(s, () => {});
   const dir = Deno.makeTempDirSync();
   try {
     Deno.writeTextFileSync(`${dir}/plain`, "#!/bin/sh\n");
@@ -457,19 +512,17 @@ Deno.test("posix_spawn: arguments and environment arrive as given, empty and non
   const args = ["-c", 'printf "<%s>" "$@"; printf "[%s]" "$A" "$B" "$C"', "sh", "x", "", "ünï"];
   // Twice: the second spawn reuses the packed environment of the first.
   for (let i = 0; i < 2; i++) {
-    const started = posix.spawn(spec("/bin/sh", { args, env }));
+    const output = collect();
+    const started = posix.spawn(spec("/bin/sh", { args, env }), output.onOutput);
     assert.ok("child" in started, JSON.stringify(started));
-    const [stdout, status] = await Promise.all([
-      new Response(started.child.stdout).text(),
-      started.child.status,
-      new Response(started.child.stderr).text(),
-    ]);
+    const [status] = await Promise.all([started.child.status, started.child.whenEnded]);
     assert.deepEqual(status, { code: 0, signal: null });
-    assert.equal(stdout, "<x><><ünï>[][é=1 ü][three]");
+    assert.equal(started.child.ended, true);
+    assert.equal(output.text(1), "<x><><ünï>[][é=1 ü][three]");
   }
   const before = [...Deno.readDirSync("/proc/self/fd")].length;
   const refused = { code: 126, message: "cannot execute: nul byte found in provided data" };
-  assert.deepEqual(posix.spawn(spec("/bin/echo", { args: ["a\0b"] })), refused);
-  assert.deepEqual(posix.spawn(spec("/bin/true", { env: { X: "a\0b" } })), refused);
+  assert.deepEqual(posix.spawn(spec("/bin/echo", { args: ["a\0b"] }), () => {}), refused);
+  assert.deepEqual(posix.spawn(spec("/bin/true", { env: { X: "a\0b" } }), () => {}), refused);
   assert.equal([...Deno.readDirSync("/proc/self/fd")].length, before, "no pipe leaked");
 });
