@@ -32,6 +32,8 @@ export class SpawnerThread implements Disposable {
   #url: string | undefined;
   #nextKey = 1;
   readonly #pending = new Map<number, Pending>();
+  /** Messages of this turn for the worker, sent together (see {@linkcode #send}). */
+  #outbox: ToWorker[] = [];
   /** Why the worker could not start, once it could not: spawns are then `unavailable`. */
   #unavailable: string | undefined;
   #ready = false;
@@ -90,12 +92,7 @@ export class SpawnerThread implements Disposable {
       tailBytes,
       drainGraceMs,
     };
-    try {
-      this.#start().postMessage(message);
-    } catch (error) {
-      this.#pending.delete(key);
-      _lose(entry, error instanceof Error ? error : new Error(String(error)));
-    }
+    this.#send(message);
     return entry.spawn.promise;
   }
 
@@ -114,7 +111,9 @@ export class SpawnerThread implements Disposable {
     const inFlight = [...this.#pending.values()].some((e) => e.pid === undefined);
     this.#loseAll(new Error("the spawner is closed"));
     if (!inFlight) return this.#terminate();
-    this.#worker?.postMessage({ op: "close" } satisfies ToWorker);
+    // After the spawns queued this turn: the worker answers once it started them.
+    this.#send({ op: "close" });
+    this.#flush();
     // Only a stuck worker takes that long; a busy machine may need a second.
     this.#closeTimer = setTimeout(() => this.#terminate(), 5000);
   }
@@ -139,7 +138,9 @@ export class SpawnerThread implements Disposable {
     // returns (denoland/deno#26142).
     this.#url = URL.createObjectURL(new Blob([source], { type: "application/javascript" }));
     const worker = new Worker(this.#url, { type: "module" });
-    worker.onmessage = (e: MessageEvent<FromWorker>) => this.#receive(e.data);
+    worker.onmessage = (e: MessageEvent<FromWorker[]>) => {
+      for (const m of e.data) this.#receive(m);
+    };
     worker.onerror = (e: ErrorEvent) => {
       // A crashed worker would otherwise take the main thread down with it.
       e.preventDefault();
@@ -155,6 +156,32 @@ export class SpawnerThread implements Disposable {
     }, this.#readyTimeoutMs);
     this.#worker = worker;
     return worker;
+  }
+
+  /** Queues `m` for the worker: the messages of one turn go in one `postMessage`. */
+  #send(m: ToWorker): void {
+    this.#start();
+    if (this.#outbox.push(m) === 1) queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    const batch = this.#outbox;
+    if (batch.length === 0) return;
+    this.#outbox = [];
+    // Gone meanwhile (it failed, or was closed): its waits are settled already.
+    if (this.#worker === undefined) return;
+    try {
+      this.#worker.postMessage(batch);
+    } catch (error) {
+      // Nothing of the batch reached the worker: its spawns did not happen.
+      const reason = error instanceof Error ? error : new Error(String(error));
+      for (const m of batch) {
+        const entry = m.op === "spawn" ? this.#pending.get(m.key) : undefined;
+        if (entry === undefined) continue;
+        this.#pending.delete((m as SpawnMessage).key);
+        _lose(entry, reason);
+      }
+    }
   }
 
   #revokeUrl(): void {

@@ -1,6 +1,7 @@
 /**
  * The program of the `Spawner`'s worker thread, and the messages it
- * exchanges with the main thread.
+ * exchanges with the main thread. They travel in arrays, both ways: the
+ * messages of one turn of the event loop in one `postMessage`, in order.
  * @module
  */
 import type { SpawnSpec } from "./_spawner.ts";
@@ -404,8 +405,18 @@ export function spawnerWorker(spawnHere: typeof spawnChild, posix: typeof ffiSpa
   // posix_spawn with a new session where it works; Deno.Command (through setsid) elsewhere.
   const posixSpawn = posix();
   const scope = self as unknown as {
-    onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
-    postMessage(message: FromWorker): void;
+    onmessage: ((e: MessageEvent<ToWorker[]>) => void) | null;
+    postMessage(messages: FromWorker[]): void;
+  };
+  // What this turn says, sent once its synchronous work and promise jobs ran.
+  let outbox: FromWorker[] = [];
+  const flush = () => {
+    const batch = outbox;
+    outbox = [];
+    scope.postMessage(batch);
+  };
+  const send = (m: FromWorker) => {
+    if (outbox.push(m) === 1) queueMicrotask(flush);
   };
 
   // The last `capacity` bytes of a stream: the same algorithm as TailBuffer.push.
@@ -488,36 +499,40 @@ export function spawnerWorker(spawnHere: typeof spawnChild, posix: typeof ffiSpa
     const err = newTail(m.tailBytes);
     const started = spawn(m, (stream, bytes) => (stream === 1 ? out : err).push(bytes));
     if (!("child" in started)) {
-      scope.postMessage({ key: m.key, op: "spawn-error", ...started });
+      send({ key: m.key, op: "spawn-error", ...started });
       return;
     }
     const { child } = started;
-    scope.postMessage({ key: m.key, op: "spawned", pid: child.pid });
+    send({ key: m.key, op: "spawned", pid: child.pid });
     const { code, signal } = await child.status;
     const output = () => ({ stdout: out.take(), stderr: err.take() });
     // Most children's output has ended by their exit: one message says both.
     if (child.ended) {
-      scope.postMessage({ key: m.key, op: "exited", code, signal, output: output() });
+      send({ key: m.key, op: "exited", code, signal, output: output() });
       return;
     }
-    scope.postMessage({ key: m.key, op: "exited", code, signal });
+    send({ key: m.key, op: "exited", code, signal });
     // A grandchild may hold the pipes open: read at most drainGraceMs longer.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<void>((resolve) => timer = setTimeout(resolve, m.drainGraceMs));
     await Promise.race([child.whenEnded, expired]);
     clearTimeout(timer);
     child.stop();
-    scope.postMessage({ key: m.key, op: "output", ...output() });
+    send({ key: m.key, op: "output", ...output() });
   };
 
-  scope.postMessage({ op: "ready", posixSpawn: posixSpawn !== undefined });
+  send({ op: "ready", posixSpawn: posixSpawn !== undefined });
   scope.onmessage = (e) => {
-    const m = e.data;
-    // Every earlier spawn has already reported its pid: spawning is synchronous.
-    if (m.op === "close") return scope.postMessage({ op: "closed" });
-    run(m).catch((error) => {
-      const message = error instanceof Error ? error.message : String(error);
-      scope.postMessage({ key: m.key, op: "failed", message });
-    });
+    for (const m of e.data) {
+      // Every earlier spawn has already reported its pid: spawning is synchronous.
+      if (m.op === "close") {
+        send({ op: "closed" });
+        continue;
+      }
+      run(m).catch((error) => {
+        const message = error instanceof Error ? error.message : String(error);
+        send({ key: m.key, op: "failed", message });
+      });
+    }
   };
 }
