@@ -212,7 +212,7 @@ export function readChildrenCpuSeconds(pid: number | "self"): number {
 
 /** CPU time of the whole machine so far, in seconds (all cores, from /proc/stat). */
 export interface MachineCpu {
-  /** Every state but idle and iowait. */
+  /** Every state but idle and iowait; steal (the hypervisor running another guest) counts as busy. */
   busy: number;
   /** Every state. */
   total: number;
