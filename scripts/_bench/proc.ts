@@ -210,21 +210,17 @@ export function readChildrenCpuSeconds(pid: number | "self"): number {
   return (Number(f[13]) + Number(f[14])) / 100;
 }
 
-/** CPU time of the whole machine so far, in seconds (all cores, from /proc/stat). */
-export interface MachineCpu {
-  /** Every state but idle and iowait; steal (the hypervisor running another guest) counts as busy. */
-  busy: number;
-  /** Every state. */
-  total: number;
-}
-
-/** Reads {@linkcode MachineCpu} now. */
-export function readMachineCpu(): MachineCpu {
+/**
+ * Busy CPU time of the whole machine so far, in seconds (all cores, from
+ * /proc/stat): every state but idle and iowait; steal (the hypervisor running
+ * another guest) counts as busy.
+ */
+export function readMachineBusySeconds(): number {
   const line = Deno.readTextFileSync("/proc/stat").split("\n", 1)[0]!;
   // cpu  user nice system idle iowait irq softirq steal (guest counted in user)
   const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
   const total = ticks.reduce((a, b) => a + b, 0);
-  return { busy: (total - ticks[3]! - ticks[4]!) / 100, total: total / 100 };
+  return (total - ticks[3]! - ticks[4]!) / 100;
 }
 
 function _statFields(pid: number | "self"): string[] {

@@ -13,7 +13,7 @@
  * Usage: `deno run -A spawn_ceiling.ts '{"argv":["/bin/true"],"count":5000,"concurrency":64,"hosts":1000}'`
  * @module
  */
-import { readChildrenCpuSeconds, readCpuSeconds, readMachineCpu } from "./proc.ts";
+import { readChildrenCpuSeconds, readCpuSeconds, readMachineBusySeconds } from "./proc.ts";
 
 /** What the spawn ceiling reports. */
 export interface SpawnCeilingResult {
@@ -50,7 +50,7 @@ if (import.meta.main) {
   let failed = 0;
   const self0 = readCpuSeconds("self");
   const children0 = readChildrenCpuSeconds("self");
-  const machine0 = readMachineCpu();
+  const machine0 = readMachineBusySeconds();
   const t0 = performance.now();
   const worker = async () => {
     while (next < args.count) {
@@ -74,7 +74,7 @@ if (import.meta.main) {
   const per1k = (cpu: number) => (cpu / args.count) * 1000;
   const self = readCpuSeconds("self") - self0;
   const children = readChildrenCpuSeconds("self") - children0;
-  const machine = readMachineCpu().busy - machine0.busy;
+  const machine = readMachineBusySeconds() - machine0;
   const result: SpawnCeilingResult = {
     spawns: args.count,
     failed,

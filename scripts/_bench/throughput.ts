@@ -14,7 +14,7 @@
 import type { BenchContext } from "./context.ts";
 import { SCRIPTS } from "./context.ts";
 import { BenchMandrill } from "./mandrill.ts";
-import { BenchProcess, readCpuSeconds, readMachineCpu } from "./proc.ts";
+import { BenchProcess, readCpuSeconds, readMachineBusySeconds } from "./proc.ts";
 import type { PublisherArgs, PublisherResult } from "./publisher.ts";
 import type { SpawnCeilingResult } from "./spawn_ceiling.ts";
 import type { SubscriberResult } from "./subscriber.ts";
@@ -149,12 +149,12 @@ export async function pipelineRun(
   const cpu0 = m.cpuSeconds();
   const children0 = m.childrenCpuSeconds();
   const broker0 = readCpuSeconds(brokerPid);
-  const machine0 = readMachineCpu().busy;
+  const machine0 = readMachineBusySeconds();
   await using pub = burst(ctx, { prefix, count, idPrefix: "b-" });
   const p = await pub.json<PublisherResult>(300_000);
   if (p.errors > 0) throw new Error(`${scenario}: ${p.errors} publishes failed`);
   await m.waitDone("b-", count, 300_000);
-  const machine = readMachineCpu().busy - machine0 - p.startupCpuSeconds;
+  const machine = readMachineBusySeconds() - machine0 - p.startupCpuSeconds;
   const after = m.memory();
   const cpu = m.cpuSeconds() - cpu0;
   const children = m.childrenCpuSeconds() - children0;

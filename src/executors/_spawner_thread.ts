@@ -177,8 +177,8 @@ export class SpawnerThread implements Disposable {
       const reason = error instanceof Error ? error : new Error(String(error));
       for (const m of batch) {
         const entry = m.op === "spawn" ? this.#pending.get(m.key) : undefined;
-        if (entry === undefined) continue;
-        this.#pending.delete((m as SpawnMessage).key);
+        if (m.op !== "spawn" || entry === undefined) continue;
+        this.#pending.delete(m.key);
         _lose(entry, reason);
       }
     }
@@ -221,23 +221,26 @@ export class SpawnerThread implements Disposable {
       case "exited":
         entry.exited = true;
         entry.status.resolve({ kind: "exited", code: m.code, signal: m.signal });
-        if (m.output) {
-          this.#pending.delete(m.key);
-          entry.output.resolve({
-            stdout: _tailText(m.output.stdout),
-            stderr: _tailText(m.output.stderr),
-          });
-        }
+        if (m.output) this.#outputArrived(m.key, entry, m.output);
         break;
       case "output":
-        this.#pending.delete(m.key);
-        entry.output.resolve({ stdout: _tailText(m.stdout), stderr: _tailText(m.stderr) });
+        this.#outputArrived(m.key, entry, m);
         break;
       case "failed":
         this.#pending.delete(m.key);
         _lose(entry, new Error(`the spawner worker failed: ${m.message}`));
         break;
     }
+  }
+
+  /** A child's output tails came: its last message, so it is done with. */
+  #outputArrived(
+    key: number,
+    entry: Pending,
+    tails: { stdout: TailBytes; stderr: TailBytes },
+  ): void {
+    this.#pending.delete(key);
+    entry.output.resolve({ stdout: _tailText(tails.stdout), stderr: _tailText(tails.stderr) });
   }
 
   /**
